@@ -1,0 +1,60 @@
+# Two commands matter: `make demo` and `make test`. Everything else is a step they call.
+# Both start from a bare machine: they create the virtualenvs and install what they need.
+PYTHON    ?= python3
+VENV      ?= .venv
+VENV2     ?= .venv-airflow2
+AIRFLOW3  ?= 3.3.2
+AIRFLOW2  ?= 2.11.2
+EXTRAS    ?= dev,kodo,emulator
+PYTEST_ARGS ?=
+
+BIN  := $(VENV)/bin
+BIN2 := $(VENV2)/bin
+
+.PHONY: help install install-airflow2 lint types unit test test-airflow3 test-airflow2 demo bench clean
+
+help:
+	@echo "make demo   - start the emulator and run the end-to-end example DAG"
+	@echo "make test   - lint, types, and the whole suite on Airflow $(AIRFLOW3) and $(AIRFLOW2)"
+	@echo "make bench  - speed and memory figures (benchmarks/results.json)"
+
+# uv resolves and installs an Airflow tree in seconds; it is bootstrapped from PyPI with pip.
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN)/python -m uv pip install -q --python $(BIN)/python -e ".[$(EXTRAS)]" "apache-airflow==$(AIRFLOW3)"
+	touch $@
+
+$(BIN2)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV2)
+	$(BIN2)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN2)/python -m uv pip install -q --python $(BIN2)/python -e ".[$(EXTRAS)]" "apache-airflow==$(AIRFLOW2)"
+	touch $@
+
+install: $(BIN)/.installed
+install-airflow2: $(BIN2)/.installed
+
+lint: install
+	$(BIN)/ruff check airflow_provider_pandora tests example_dags benchmarks
+	$(BIN)/ruff format --check airflow_provider_pandora tests example_dags benchmarks
+
+types: install
+	$(BIN)/mypy
+
+test-airflow3: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-airflow2: install-airflow2
+	$(BIN2)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test: lint types test-airflow3 test-airflow2
+	@echo "make test: all checks passed on Airflow $(AIRFLOW3) and $(AIRFLOW2)"
+
+demo: install
+	$(BIN)/python -m tests.demo
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(VENV2) .pytest_cache .mypy_cache .ruff_cache .demo

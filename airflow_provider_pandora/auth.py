@@ -1,0 +1,290 @@
+"""Pandora request signing and push tokens (sdk-facts section 1).
+
+Pure functions first (string to sign, signature, token), so the client, the emulator and the
+tests hit one implementation with fixed vectors; the ``requests``/``httpx`` adapters at the
+bottom only feed them the parts of a request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+
+if TYPE_CHECKING:
+    import httpx
+
+SCHEME = "Pandora"
+QINIU_HEADER_PREFIX = "X-Qiniu-"
+#: The service refuses a ``Date`` further than this from its clock (sdk-facts 1.1).
+MAX_CLOCK_SKEW_SECONDS = 15 * 60
+
+
+def b64url(data: bytes) -> str:
+    """URL-safe base64 *with* ``=`` padding, as both official SDKs encode."""
+    return base64.urlsafe_b64encode(data).decode("ascii")
+
+
+def content_md5(data: bytes) -> str:
+    """Standard base64 of the raw MD5 digest (``qiniu`` -> ``gLL29S04bTCxYd2kCqsEIQ==``)."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")  # noqa: S324 - protocol-defined
+
+
+def http_date(timestamp: float | None = None) -> str:
+    """RFC 1123 date in GMT, e.g. ``Thu, 01 Jun 2017 08:00:00 GMT``."""
+    return formatdate(timestamp if timestamp is not None else time.time(), usegmt=True)
+
+
+def parse_http_date(value: str) -> float:
+    """Parse an RFC 1123 date to a Unix timestamp; raises ``ValueError`` when unreadable."""
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError) as err:
+        raise ValueError(f"unreadable Date header {value!r}") from err
+    if parsed.tzinfo is None:
+        raise ValueError(f"Date header {value!r} has no time zone")
+    return parsed.timestamp()
+
+
+def _canonical_header_name(name: str) -> str:
+    # Go's textproto.CanonicalMIMEHeaderKey: "x-qiniu-alpha" -> "X-Qiniu-Alpha".
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def canonical_qiniu_headers(headers: Mapping[str, str] | None) -> str:
+    """``"\\n" + lower(name) + ":" + value`` for each ``X-Qiniu-*`` header, sorted by canonical name."""
+    if not headers:
+        return ""
+    picked: dict[str, str] = {}
+    for name, value in headers.items():
+        canonical = _canonical_header_name(name)
+        if canonical.startswith(QINIU_HEADER_PREFIX) and len(canonical) > len(QINIU_HEADER_PREFIX):
+            picked.setdefault(canonical, value)
+    return "".join(f"\n{name.lower()}:{picked[name]}" for name in sorted(picked))
+
+
+def string_to_sign(
+    method: str,
+    path: str,
+    *,
+    date: str,
+    content_type: str = "",
+    content_md5: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """The exact text the service signs; ``path`` must be the path only, without a query."""
+    return (
+        f"{method.upper()}\n{content_md5}\n{content_type}\n{date}\n"
+        f"{canonical_qiniu_headers(headers)}{path}"
+    )
+
+
+def hmac_sha1_b64(secret_key: str, data: str) -> str:
+    return b64url(hmac.new(secret_key.encode("utf-8"), data.encode("utf-8"), hashlib.sha1).digest())
+
+
+def authorization(
+    access_key: str,
+    secret_key: str,
+    method: str,
+    path: str,
+    *,
+    date: str,
+    content_type: str = "",
+    content_md5: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """``Pandora <AK>:<sign>`` for one request."""
+    signed = string_to_sign(
+        method, path, date=date, content_type=content_type, content_md5=content_md5, headers=headers
+    )
+    return f"{SCHEME} {access_key}:{hmac_sha1_b64(secret_key, signed)}"
+
+
+# --------------------------------------------------------------------------------------------
+# Tokens (sdk-facts 1.2)
+# --------------------------------------------------------------------------------------------
+TOKEN_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+
+
+@dataclass(frozen=True)
+class TokenDescription:
+    """What a token allows: one method on one resource until ``expires`` (Unix seconds)."""
+
+    resource: str
+    expires: int
+    method: str
+    content_type: str = ""
+    content_md5: str = ""
+    headers: str = ""
+
+    def to_json(self) -> str:
+        # Key order and compact separators follow the Go SDK, so tokens are byte-identical.
+        return json.dumps(
+            {
+                "resource": self.resource,
+                "expires": self.expires,
+                "contentMD5": self.content_md5,
+                "contentType": self.content_type,
+                "headers": self.headers,
+                "method": self.method,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenDescription:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("token description is not a JSON object")
+        return cls(
+            resource=str(data.get("resource") or ""),
+            expires=int(data.get("expires") or 0),
+            method=str(data.get("method") or "").upper(),
+            content_type=str(data.get("contentType") or ""),
+            content_md5=str(data.get("contentMD5") or ""),
+            headers=str(data.get("headers") or ""),
+        )
+
+
+def make_token(
+    access_key: str,
+    secret_key: str,
+    *,
+    resource: str,
+    method: str = "POST",
+    expires: int,
+    content_type: str = "",
+    content_md5: str = "",
+    headers: str = "",
+) -> str:
+    """Mint ``Pandora <AK>:<sign>:<desc>``, an ``Authorization`` value a third party can use.
+
+    ``resource`` is the path without query; ``expires`` is absolute Unix seconds.
+    """
+    method = method.upper()
+    if not resource or not resource.startswith("/"):
+        raise ValueError(f"token resource must be a path starting with '/', got {resource!r}")
+    if method not in TOKEN_METHODS:
+        raise ValueError(f"token method must be one of {sorted(TOKEN_METHODS)}, got {method!r}")
+    if expires < time.time():
+        raise ValueError(f"token expiry {expires} is in the past")
+    desc = TokenDescription(resource, int(expires), method, content_type, content_md5, headers)
+    encoded = b64url(desc.to_json().encode("utf-8"))
+    return f"{SCHEME} {access_key}:{hmac_sha1_b64(secret_key, encoded)}:{encoded}"
+
+
+@dataclass(frozen=True)
+class ParsedAuthorization:
+    access_key: str
+    signature: str
+    encoded_token: str | None = None
+
+    @property
+    def is_token(self) -> bool:
+        return self.encoded_token is not None
+
+
+def parse_authorization(header: str | None) -> ParsedAuthorization:
+    """Split an ``Authorization`` header; raises ``ValueError`` saying what is wrong with it."""
+    if not header:
+        raise ValueError("missing Authorization header")
+    scheme, _, credentials = header.strip().partition(" ")
+    if scheme != SCHEME or not credentials:
+        raise ValueError(f"Authorization must use the '{SCHEME} <AK>:<sign>' scheme")
+    parts = credentials.strip().split(":")
+    if len(parts) == 2 and all(parts):
+        return ParsedAuthorization(parts[0], parts[1])
+    if len(parts) == 3 and all(parts):
+        return ParsedAuthorization(parts[0], parts[1], parts[2])
+    raise ValueError("Authorization credentials must be '<AK>:<sign>' or '<AK>:<sign>:<token>'")
+
+
+def verify_token(parsed: ParsedAuthorization, secret_key: str, *, method: str, path: str, now: float) -> None:
+    """Check a token against its secret key and the request; raises ``ValueError`` on mismatch."""
+    if parsed.encoded_token is None:
+        raise ValueError("not a token")
+    expected = hmac_sha1_b64(secret_key, parsed.encoded_token)
+    if not hmac.compare_digest(expected, parsed.signature):
+        raise ValueError("token signature does not match")
+    try:
+        desc = TokenDescription.from_json(base64.urlsafe_b64decode(parsed.encoded_token).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError("token description is unreadable") from err
+    if desc.expires < now:
+        raise ValueError("token expired")
+    if desc.resource != path or desc.method != method.upper():
+        raise ValueError("token does not grant this method and resource")
+
+
+# --------------------------------------------------------------------------------------------
+# Client adapters: one signing routine for requests (sync) and httpx (async)
+# --------------------------------------------------------------------------------------------
+def sign_headers(
+    access_key: str,
+    secret_key: str,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    now: float | None = None,
+) -> dict[str, str]:
+    """Headers (``Date``, ``Authorization``) to add to a request about to be sent."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    date = lowered.get("date") or http_date(now)
+    value = authorization(
+        access_key,
+        secret_key,
+        method,
+        urlsplit(url).path or "/",
+        date=date,
+        content_type=lowered.get("content-type", ""),
+        content_md5=lowered.get("content-md5", ""),
+        headers=headers,
+    )
+    return {"Date": date, "Authorization": value}
+
+
+class PandoraAuth(requests.auth.AuthBase):
+    """``requests`` auth that signs each request just before it is sent (and on every retry)."""
+
+    def __init__(self, access_key: str, secret_key: str) -> None:
+        self.access_key = access_key
+        self._secret_key = secret_key
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers.pop("Date", None)  # a retried request must carry a fresh Date
+        r.headers.update(
+            sign_headers(self.access_key, self._secret_key, r.method or "GET", r.url or "/", r.headers)
+        )
+        return r
+
+    def __repr__(self) -> str:
+        return f"PandoraAuth(access_key={self.access_key!r}, secret_key='***')"
+
+
+def httpx_auth(access_key: str, secret_key: str) -> httpx.Auth:
+    """An ``httpx.Auth`` that signs like :class:`PandoraAuth` (imported lazily: httpx is async-only here)."""
+    import httpx
+
+    class _PandoraHttpxAuth(httpx.Auth):
+        def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+            request.headers.pop("Date", None)
+            request.headers.update(
+                sign_headers(access_key, secret_key, request.method, str(request.url), dict(request.headers))
+            )
+            yield request
+
+        def __repr__(self) -> str:
+            return f"PandoraHttpxAuth(access_key={access_key!r}, secret_key='***')"
+
+    return _PandoraHttpxAuth()

@@ -1,0 +1,1 @@
+"""A faithful local Pandora server for demos and tests (filled in by the emulator work)."""

@@ -1,0 +1,1 @@
+"""pytest plugin exposing the emulator fixtures (placeholder until the emulator lands)."""

@@ -1,0 +1,147 @@
+"""Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``).
+
+Airflow validates this dict at start-up and a bad one takes the whole CLI down, so it is
+checked against the installed Airflow's ``provider_info.schema.json`` in the test suite.
+Kept free of imports beyond the version, because Airflow loads it in every process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_pandora import __version__
+
+PANDORA = "Qiniu Pandora"
+KODO = "Qiniu Kodo"
+LOCAL = "Local"
+_PKG = "airflow_provider_pandora"
+
+
+def _pandora_connection() -> dict[str, Any]:
+    return {
+        "connection-type": "pandora",
+        "hook-class-name": f"{_PKG}.hooks.pandora.PandoraHook",
+        "hook-name": PANDORA,
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"host": "Endpoint", "login": "Access Key (AK)", "password": "Secret Key (SK)"},
+            "placeholders": {
+                "host": "https://pipeline.qiniu.com",
+                "login": "your Qiniu access key",
+                "password": "your Qiniu secret key",
+            },
+        },
+        "conn-fields": {
+            "region": {
+                "label": "Region",
+                "description": "Pandora region of new groups and repos.",
+                "schema": {"type": ["string", "null"], "default": "nb"},
+            },
+            "timeout": {
+                "label": "Timeout (seconds)",
+                "description": "Timeout of each HTTP request.",
+                "schema": {"type": ["number", "null"], "default": 30, "minimum": 1},
+            },
+            "retry_limit": {
+                "label": "Retry limit",
+                "description": "Attempts for idempotent calls on connection errors, timeouts, 5xx and 429.",
+                "schema": {"type": ["integer", "null"], "default": 3, "minimum": 1},
+            },
+            "retry_delay": {
+                "label": "Retry delay (seconds)",
+                "description": "First back-off delay; it grows exponentially with jitter.",
+                "schema": {"type": ["number", "null"], "default": 1, "minimum": 0},
+            },
+            "verify": {
+                "label": "Verify TLS",
+                "description": "Verify the endpoint's TLS certificate (keep on outside tests).",
+                "schema": {"type": ["boolean", "null"], "default": True},
+            },
+            "ca_bundle": {
+                "label": "CA bundle path",
+                "description": "PEM file of CA certificates to trust instead of the system store.",
+                "schema": {"type": ["string", "null"]},
+            },
+            "console_url": {
+                "label": "Console URL",
+                "description": "Base URL of the Pandora console, for the 'Pandora console' task link.",
+                "schema": {"type": ["string", "null"], "format": "url"},
+            },
+        },
+    }
+
+
+def _kodo_connection() -> dict[str, Any]:
+    return {
+        "connection-type": "kodo",
+        "hook-class-name": f"{_PKG}.hooks.kodo.KodoHook",
+        "hook-name": KODO,
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"host": "S3 endpoint", "login": "Access Key (AK)", "password": "Secret Key (SK)"},
+            "placeholders": {"host": "https://s3.cn-east-1.qiniucs.com"},
+        },
+        "conn-fields": {
+            "region": {
+                "label": "S3 region",
+                "description": "Kodo's S3 region id, e.g. cn-east-1.",
+                "schema": {"type": ["string", "null"], "default": "cn-east-1"},
+            },
+            "addressing_style": {
+                "label": "Addressing style",
+                "description": "path (default) or virtual.",
+                "schema": {"type": ["string", "null"], "enum": ["path", "virtual", None]},
+            },
+        },
+    }
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-pandora",
+        "name": PANDORA,
+        "description": "`Qiniu Pandora <https://www.qiniu.com/products/pandora>`__ big-data pipeline: "
+        "groups, repos, transforms, exports and offline jobs; data push and Kodo transfers.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": PANDORA,
+                "external-doc-url": "https://developer.qiniu.com/express",
+                "tags": ["service"],
+            },
+            {"integration-name": KODO, "external-doc-url": "https://developer.qiniu.com/kodo", "tags": ["service"]},
+        ],
+        "hooks": [
+            {"integration-name": PANDORA, "python-modules": [f"{_PKG}.hooks.pandora"]},
+            {"integration-name": KODO, "python-modules": [f"{_PKG}.hooks.kodo"]},
+        ],
+        "operators": [
+            {
+                "integration-name": PANDORA,
+                "python-modules": [
+                    f"{_PKG}.operators.{name}"
+                    for name in ("groups", "repos", "data", "transforms", "plugins", "exports", "jobs")
+                ],
+            }
+        ],
+        "sensors": [
+            {"integration-name": PANDORA, "python-modules": [f"{_PKG}.sensors.jobs", f"{_PKG}.sensors.groups"]}
+        ],
+        "triggers": [
+            {"integration-name": PANDORA, "python-modules": [f"{_PKG}.triggers.jobs", f"{_PKG}.triggers.groups"]}
+        ],
+        "transfers": [
+            {
+                "source-integration-name": LOCAL,
+                "target-integration-name": PANDORA,
+                "python-module": f"{_PKG}.transfers.local_to_pandora",
+            },
+            {
+                "source-integration-name": KODO,
+                "target-integration-name": PANDORA,
+                "python-module": f"{_PKG}.transfers.kodo_to_pandora",
+            },
+        ],
+        "connection-types": [_pandora_connection(), _kodo_connection()],
+        "extra-links": [f"{_PKG}.links.PandoraConsoleLink"],
+    }

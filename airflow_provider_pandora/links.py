@@ -1,0 +1,31 @@
+"""The "Pandora console" extra link on job operators and sensors.
+
+Airflow 3 evaluates links on the worker after each attempt (including one that defers), so
+operators push the URL to XCom under :data:`CONSOLE_URL_XCOM_KEY` before they wait.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import TaskInstanceKey
+
+CONSOLE_URL_XCOM_KEY = "pandora_console_url"
+
+
+def console_url(base: str | None, repo: str, job: str | None = None) -> str | None:
+    """Deep link into the console for a repo (or one of its offline jobs); ``None`` without a base."""
+    if not base:
+        return None
+    url = f"{base.rstrip('/')}/repos/{repo}"
+    return f"{url}/jobs/{job}" if job else url
+
+
+class PandoraConsoleLink(BaseOperatorLink):
+    name = "Pandora console"
+
+    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        return XCom.get_value(key=CONSOLE_URL_XCOM_KEY, ti_key=ti_key) or ""
