@@ -15,7 +15,7 @@ import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
@@ -82,10 +82,7 @@ def string_to_sign(
     headers: Mapping[str, str] | None = None,
 ) -> str:
     """The exact text the service signs; ``path`` must be the path only, without a query."""
-    return (
-        f"{method.upper()}\n{content_md5}\n{content_type}\n{date}\n"
-        f"{canonical_qiniu_headers(headers)}{path}"
-    )
+    return f"{method.upper()}\n{content_md5}\n{content_type}\n{date}\n{canonical_qiniu_headers(headers)}{path}"
 
 
 def hmac_sha1_b64(secret_key: str, data: str) -> str:
@@ -263,9 +260,7 @@ class PandoraAuth(requests.auth.AuthBase):
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.headers.pop("Date", None)  # a retried request must carry a fresh Date
-        r.headers.update(
-            sign_headers(self.access_key, self._secret_key, r.method or "GET", r.url or "/", r.headers)
-        )
+        r.headers.update(sign_headers(self.access_key, self._secret_key, r.method or "GET", r.url or "/", r.headers))
         return r
 
     def __repr__(self) -> str:

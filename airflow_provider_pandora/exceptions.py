@@ -87,8 +87,9 @@ class PandoraApiError(PandoraError):
         return (_rebuild, (type(self), self.message, self.status_code, self.code, self.reqid, self.hint))
 
 
-def _rebuild(cls: type[PandoraApiError], message: str, status: int, code: str | None, reqid: str | None,
-             hint: str | None) -> PandoraApiError:
+def _rebuild(
+    cls: type[PandoraApiError], message: str, status: int, code: str | None, reqid: str | None, hint: str | None
+) -> PandoraApiError:
     return cls(message, status_code=status, code=code, reqid=reqid, hint=hint)
 
 

@@ -17,9 +17,7 @@ from airflow_provider_pandora.exceptions import PandoraValidationError
 NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,127}$")
 PLUGIN_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.]{0,127}[a-zA-Z0-9_]$")
 NAME_RULE = "must match ^[a-zA-Z_][a-zA-Z0-9_]{0,127}$ (1-128 letters, digits, '_'; not starting with a digit)"
-PLUGIN_RULE = (
-    "must be the parser's fully qualified class name, matching ^[a-zA-Z][a-zA-Z0-9_.]{0,127}[a-zA-Z0-9_]$"
-)
+PLUGIN_RULE = "must be the parser's fully qualified class name, matching ^[a-zA-Z][a-zA-Z0-9_.]{0,127}[a-zA-Z0-9_]$"
 
 #: The spec's six, plus ``boolean`` and ``jsonstring`` (later docs) and ``ip`` (Go SDK).
 VALTYPES = frozenset({"long", "float", "string", "date", "boolean", "array", "map", "jsonstring", "ip"})
@@ -62,7 +60,7 @@ EXPORT_REQUIRED_SPEC_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def SchemaProblem(parameter: str, problem: str, code: str = "E18007") -> PandoraValidationError:  # noqa: N802
+def SchemaProblem(parameter: str, problem: str, code: str = "E18007") -> PandoraValidationError:
     """A validation failure that also carries the service's E-code (used by the emulator)."""
     return PandoraValidationError(parameter, problem, code=code)
 
@@ -100,8 +98,10 @@ def check_container(value: Any, parameter: str = "container") -> dict[str, Any]:
             f"{parameter}.type", f"{ctype!r} is not one of {', '.join(sorted(CONTAINER_TYPES))}", "E18213"
         )
     count = value.get("count")
-    if isinstance(count, bool) or not isinstance(count, int) or not (
-        MIN_CONTAINER_COUNT <= count <= MAX_CONTAINER_COUNT
+    if (
+        isinstance(count, bool)
+        or not isinstance(count, int)
+        or not (MIN_CONTAINER_COUNT <= count <= MAX_CONTAINER_COUNT)
     ):
         raise SchemaProblem(
             f"{parameter}.count",
@@ -112,9 +112,7 @@ def check_container(value: Any, parameter: str = "container") -> dict[str, Any]:
 
 
 def check_interval(value: Any, parameter: str = "interval", *, update: bool = False) -> str:
-    return check_choice(
-        value, TRANSFORM_UPDATE_INTERVALS if update else TRANSFORM_INTERVALS, parameter, code="E18208"
-    )
+    return check_choice(value, TRANSFORM_UPDATE_INTERVALS if update else TRANSFORM_INTERVALS, parameter, code="E18208")
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,8 +170,7 @@ def _parse_level(
             raise SchemaProblem(where, "must be an object with key and valtype", "E18106")
         counter[0] += 1
         if counter[0] > MAX_SCHEMA_ENTRIES:
-            raise SchemaProblem(parameter, f"has more than {MAX_SCHEMA_ENTRIES} entries (nested ones count)",
-                                "E18134")
+            raise SchemaProblem(parameter, f"has more than {MAX_SCHEMA_ENTRIES} entries (nested ones count)", "E18134")
         key = check_name(entry.get("key"), f"{where}.key", code="E18106")
         if key in seen:
             raise SchemaProblem(f"{where}.key", f"{key!r} appears twice at this level", "E18106")
@@ -194,7 +191,8 @@ def _parse_level(
             elemtype = entry.get("elemtype")
             if elemtype not in ELEMTYPES:
                 raise SchemaProblem(
-                    f"{where}.elemtype", f"{elemtype!r} must be one of {', '.join(sorted(ELEMTYPES))} for arrays",
+                    f"{where}.elemtype",
+                    f"{elemtype!r} must be one of {', '.join(sorted(ELEMTYPES))} for arrays",
                     "E18107",
                 )
         elif valtype == "map":
@@ -217,8 +215,9 @@ def check_schema_extension(old: Sequence[Field], new: Sequence[Field], parameter
     for old_field in old:
         replacement = new_by_key.get(old_field.key)
         if replacement is None:
-            raise SchemaProblem(parameter, f"field {old_field.key!r} cannot be removed; fields may only be added",
-                                "E18107")
+            raise SchemaProblem(
+                parameter, f"field {old_field.key!r} cannot be removed; fields may only be added", "E18107"
+            )
         if (replacement.valtype, replacement.elemtype) != (old_field.valtype, old_field.elemtype):
             raise SchemaProblem(
                 parameter, f"field {old_field.key!r} cannot change type from {old_field.valtype}", "E18107"
@@ -261,14 +260,16 @@ def check_scheduler(value: Any, parameter: str = "scheduler") -> dict[str, Any]:
     if stype == "loop":
         loop = value.get("loop")
         if not isinstance(loop, str) or not LOOP_RE.match(loop):
-            raise SchemaProblem(f"{parameter}.loop", f"{loop!r} must be a number of minutes or hours like '10m' or '1h'",
-                                "E18614")
+            raise SchemaProblem(
+                f"{parameter}.loop", f"{loop!r} must be a number of minutes or hours like '10m' or '1h'", "E18614"
+            )
         out["loop"] = loop
     elif stype == "crontab":
         crontab = value.get("crontab")
         if not isinstance(crontab, str) or len(crontab.split()) not in (5, 6):
-            raise SchemaProblem(f"{parameter}.crontab", f"{crontab!r} must be a 5- or 6-field crontab expression",
-                                "E18614")
+            raise SchemaProblem(
+                f"{parameter}.crontab", f"{crontab!r} must be a 5- or 6-field crontab expression", "E18614"
+            )
         out["crontab"] = crontab
     return out
 

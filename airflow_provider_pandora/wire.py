@@ -16,7 +16,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from airflow_provider_pandora.exceptions import PandoraValidationError
@@ -39,8 +39,9 @@ _FALSE = frozenset({"false", "0", "no"})
 class PointError(PandoraValidationError):
     """One point (or one field of it) cannot be encoded or decoded; names the point and field."""
 
-    def __init__(self, parameter: str, problem: str, *, code: str = "E18110", index: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, parameter: str, problem: str, *, code: str = "E18110", index: int | None = None, field: str | None = None
+    ) -> None:
         super().__init__(parameter, problem, code=code)
         self.index = index
         self.field = field
@@ -126,7 +127,7 @@ def to_datetime(value: Any) -> datetime:
     else:
         raise _Bad(f"{value!r} is not a date; give a datetime or RFC 3339 text")
     if result.tzinfo is None:
-        result = result.replace(tzinfo=timezone.utc)
+        result = result.replace(tzinfo=UTC)
     return result
 
 
@@ -171,7 +172,7 @@ def _container(value: Any, kind: type, label: str) -> Any:
 def _json_ready(field: Field) -> Callable[[Any], Any]:
     """Converter to a JSON-ready Python value (used inside arrays and maps)."""
     if field.valtype == "array":
-        elem = _SCALAR_TO_PY.get(field.elemtype or "string", _string)
+        elem: Callable[[Any], Any] = _SCALAR_TO_PY.get(field.elemtype or "string", _string)
 
         def array(value: Any) -> list[Any]:
             items = _container(value, list, "an array")
@@ -264,8 +265,9 @@ class PointEncoder:
     :param field_map: rename keys before encoding (``{"src": "dest"}``); map a key to ``None`` to drop it.
     """
 
-    def __init__(self, schema: Sequence[Field] | None = None, *, field_map: Mapping[str, str | None] | None = None
-                 ) -> None:
+    def __init__(
+        self, schema: Sequence[Field] | None = None, *, field_map: Mapping[str, str | None] | None = None
+    ) -> None:
         self.schema = tuple(schema) if schema else None
         self.field_map = dict(field_map or {})
         if self.schema is not None:
@@ -278,8 +280,9 @@ class PointEncoder:
     def encode(self, point: Mapping[str, Any], *, where: str = "point") -> bytes:
         """One wire line (no trailing newline). Raises :class:`PointError` naming ``where`` and the field."""
         if not isinstance(point, Mapping):
-            raise PointError(where, f"must be a mapping of field names to values, got {type(point).__name__}",
-                             code="E18007")
+            raise PointError(
+                where, f"must be a mapping of field names to values, got {type(point).__name__}", code="E18007"
+            )
         if self.field_map:
             point = self._apply_field_map(point)
         converters = self._converters
@@ -290,23 +293,28 @@ class PointEncoder:
             try:
                 if converters is None:
                     if not isinstance(key, str) or not NAME_RE.match(key):
-                        raise PointError(f"{where}.{key}", "is not a valid field name", code="E18106",
-                                         field=str(key))
+                        raise PointError(f"{where}.{key}", "is not a valid field name", code="E18106", field=str(key))
                     text = _infer_wire_text(value)
                 else:
                     convert = converters.get(key)
                     if convert is None:
                         raise PointError(
-                            f"{where}.{key}", f"is not a field of the repo schema ({', '.join(converters)})",
-                            code="E18111", field=str(key),
+                            f"{where}.{key}",
+                            f"is not a field of the repo schema ({', '.join(converters)})",
+                            code="E18111",
+                            field=str(key),
                         )
                     text = convert(value)
             except _Bad as err:
                 raise PointError(f"{where}.{key}", str(err), field=str(key)) from None
             segment = f"{key}={text}"
             if len(segment) * 4 > MAX_FIELD_BYTES and len(segment.encode("utf-8")) > MAX_FIELD_BYTES:
-                raise PointError(f"{where}.{key}", f"is longer than {MAX_FIELD_BYTES} bytes once encoded",
-                                 code="E18008", field=str(key))
+                raise PointError(
+                    f"{where}.{key}",
+                    f"is longer than {MAX_FIELD_BYTES} bytes once encoded",
+                    code="E18008",
+                    field=str(key),
+                )
             parts.append(segment)
         for key in self._required:
             if point.get(key) is None:
@@ -359,8 +367,9 @@ class BatchBuilder:
     def add(self, line: bytes) -> list[bytes] | None:
         cost = len(line) + 1
         if cost >= self.max_bytes:
-            raise PointError("point", f"is {cost} bytes encoded; a point must stay below {self.max_bytes} bytes",
-                             code="E18005")
+            raise PointError(
+                "point", f"is {cost} bytes encoded; a point must stay below {self.max_bytes} bytes", code="E18005"
+            )
         full = None
         if self._lines and self._size + cost >= self.max_bytes:
             full = self._lines
@@ -496,8 +505,7 @@ class PointDecoder:
         point: dict[str, Any] = {}
         for key, raw in split_fields(text, where=where):
             if len(key) + len(raw) + 1 > MAX_FIELD_BYTES // 4 and len(f"{key}={raw}".encode()) > MAX_FIELD_BYTES:
-                raise PointError(f"{where}.{key}", f"is longer than {MAX_FIELD_BYTES} bytes", code="E18008",
-                                 field=key)
+                raise PointError(f"{where}.{key}", f"is longer than {MAX_FIELD_BYTES} bytes", code="E18008", field=key)
             decode = decoders.get(key)
             if decode is None:
                 raise PointError(
