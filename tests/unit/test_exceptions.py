@@ -10,14 +10,57 @@ import pytest
 from airflow_provider_pandora import exceptions as exc
 
 SPEC_TABLE = {  # status and code exactly as the spec's error table lists them
-    "E18003": 411, "E18004": 400, "E18005": 413, "E18006": 400, "E18007": 400, "E18008": 400, "E18101": 409,
-    "E18102": 404, "E18103": 400, "E18104": 400, "E18105": 400, "E18106": 400, "E18107": 400, "E18108": 400,
-    "E18109": 400, "E18110": 400, "E18111": 404, "E18112": 400, "E18113": 409, "E18117": 400, "E18120": 404,
-    "E18122": 404, "E18124": 202, "E18125": 400, "E18201": 409, "E18202": 404, "E18203": 415, "E18204": 409,
-    "E18205": 409, "E18206": 400, "E18207": 400, "E18208": 400, "E18209": 400, "E18211": 400, "E18212": 400,
-    "E18213": 400, "E18214": 400, "E18215": 409, "E18216": 404, "E18217": 409, "E18218": 409, "E18219": 400,
-    "E18220": 400, "E18221": 400, "E18222": 400, "E18223": 400, "E18301": 409, "E18302": 404, "E18303": 400,
-    "E18304": 400, "E18305": 400,
+    "E18003": 411,
+    "E18004": 400,
+    "E18005": 413,
+    "E18006": 400,
+    "E18007": 400,
+    "E18008": 400,
+    "E18101": 409,
+    "E18102": 404,
+    "E18103": 400,
+    "E18104": 400,
+    "E18105": 400,
+    "E18106": 400,
+    "E18107": 400,
+    "E18108": 400,
+    "E18109": 400,
+    "E18110": 400,
+    "E18111": 404,
+    "E18112": 400,
+    "E18113": 409,
+    "E18117": 400,
+    "E18120": 404,
+    "E18122": 404,
+    "E18124": 202,
+    "E18125": 400,
+    "E18201": 409,
+    "E18202": 404,
+    "E18203": 415,
+    "E18204": 409,
+    "E18205": 409,
+    "E18206": 400,
+    "E18207": 400,
+    "E18208": 400,
+    "E18209": 400,
+    "E18211": 400,
+    "E18212": 400,
+    "E18213": 400,
+    "E18214": 400,
+    "E18215": 409,
+    "E18216": 404,
+    "E18217": 409,
+    "E18218": 409,
+    "E18219": 400,
+    "E18220": 400,
+    "E18221": 400,
+    "E18222": 400,
+    "E18223": 400,
+    "E18301": 409,
+    "E18302": 404,
+    "E18303": 400,
+    "E18304": 400,
+    "E18305": 400,
 }
 
 
@@ -33,10 +76,14 @@ def test_every_spec_code_is_in_the_table_with_its_status(code, status):
 @pytest.mark.parametrize(
     ("code", "cls"),
     [
-        ("E18102", exc.PandoraNotFoundError), ("E18120", exc.PandoraNotFoundError),
-        ("E18101", exc.PandoraAlreadyExistsError), ("E18218", exc.PandoraAlreadyExistsError),
-        ("E18005", exc.PandoraTooLargeError), ("E18110", exc.PandoraInvalidRequestError),
-        ("E18215", exc.PandoraConflictError), ("E9000", exc.PandoraServerError),
+        ("E18102", exc.PandoraNotFoundError),
+        ("E18120", exc.PandoraNotFoundError),
+        ("E18101", exc.PandoraAlreadyExistsError),
+        ("E18218", exc.PandoraAlreadyExistsError),
+        ("E18005", exc.PandoraTooLargeError),
+        ("E18110", exc.PandoraInvalidRequestError),
+        ("E18215", exc.PandoraConflictError),
+        ("E9000", exc.PandoraServerError),
     ],
 )
 def test_users_catch_by_class(code, cls):
@@ -45,7 +92,8 @@ def test_users_catch_by_class(code, cls):
 
 def test_unknown_code_and_bare_statuses():
     err = exc.error_from_response(400, '{"error": "E99999: brand new"}')
-    assert type(err) is exc.PandoraInvalidRequestError and err.code == "E99999"
+    assert type(err) is exc.PandoraInvalidRequestError
+    assert err.code == "E99999"
     assert isinstance(exc.error_from_response(503, "upstream down"), exc.PandoraServerError)
     assert isinstance(exc.error_from_response(429, ""), exc.PandoraServerError)
     assert isinstance(exc.error_from_response(404, "<html>nope</html>"), exc.PandoraNotFoundError)
@@ -56,7 +104,9 @@ def test_unknown_code_and_bare_statuses():
 def test_401_carries_the_aksk_and_clock_hint():
     err = exc.error_from_response(401, '{"error": "bad token"}', "r1")
     assert isinstance(err, exc.PandoraAuthError)
-    assert "access key" in str(err) and "clock" in str(err) and "r1" in str(err)
+    assert "access key" in str(err)
+    assert "clock" in str(err)
+    assert "r1" in str(err)
 
 
 def test_errors_survive_pickling():

@@ -17,7 +17,8 @@ def test_valid_names(name):
 def test_invalid_names_name_the_parameter(name):
     with pytest.raises(PandoraValidationError) as info:
         schema.check_name(name, "repo")
-    assert info.value.parameter == "repo" and info.value.code == "E18103"
+    assert info.value.parameter == "repo"
+    assert info.value.code == "E18103"
 
 
 @pytest.mark.parametrize("name", ["com.qiniu.NginxLogParser", "ab", "a_b.C9"])
@@ -62,8 +63,11 @@ def test_at_most_500_entries_counting_nested_ones():
         ([{"key": "a", "valtype": "array", "elemtype": "map"}], "schema[0].elemtype", "E18107"),
         ([{"key": "a", "valtype": "map"}], "schema[0].schema", "E18105"),
         ([{"key": "a", "valtype": "long"}, {"key": "a", "valtype": "long"}], "schema[1].key", "E18106"),
-        ([{"key": "m", "valtype": "map", "schema": [{"key": "9", "valtype": "long"}]}], "schema[0].schema[0].key",
-         "E18106"),
+        (
+            [{"key": "m", "valtype": "map", "schema": [{"key": "9", "valtype": "long"}]}],
+            "schema[0].schema[0].key",
+            "E18106",
+        ),
         ([{"key": "a", "valtype": "long", "required": "yes"}], "schema[0].required", "E18107"),
     ],
 )
@@ -114,8 +118,11 @@ def test_export_types_accept_the_specs_spellings(given, sent):
         ("http", {"host": "h", "uri": "no-slash"}, "spec.uri"),
         ("tsdb", {"destRepoName": "d", "series": "s", "tags": {}}, "spec.tags"),
         ("mongo", {"host": "h", "dbName": "d", "collName": "c", "mode": "MERGE"}, "spec.mode"),
-        ("kodo", {"bucket": "b", "email": "e", "accessKey": "k", "fields": {"a": "#a"}, "format": "xml"},
-         "spec.format"),
+        (
+            "kodo",
+            {"bucket": "b", "email": "e", "accessKey": "k", "fields": {"a": "#a"}, "format": "xml"},
+            "spec.format",
+        ),
     ],
 )
 def test_export_specs(etype, spec, parameter):
@@ -131,15 +138,18 @@ def test_schedulers_and_params():
         with pytest.raises(PandoraValidationError):
             schema.check_scheduler(bad)
     assert schema.check_params({"day": "2024-01-01", "n": 3}) == [
-        {"name": "day", "value": "2024-01-01"}, {"name": "n", "value": "3"}]
+        {"name": "day", "value": "2024-01-01"},
+        {"name": "n", "value": "3"},
+    ]
     with pytest.raises(PandoraValidationError, match=r"params\[0\]"):
         schema.check_params([{"value": "x"}])
 
 
 def test_schema_extension_only_adds():
     old = schema.parse_schema([{"key": "a", "valtype": "long"}])
-    schema.check_schema_extension(old, schema.parse_schema([{"key": "a", "valtype": "long"},
-                                                            {"key": "b", "valtype": "string"}]))
+    schema.check_schema_extension(
+        old, schema.parse_schema([{"key": "a", "valtype": "long"}, {"key": "b", "valtype": "string"}])
+    )
     with pytest.raises(PandoraValidationError, match="removed"):
         schema.check_schema_extension(old, schema.parse_schema([{"key": "b", "valtype": "string"}]))
     with pytest.raises(PandoraValidationError, match="change type"):

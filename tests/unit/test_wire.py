@@ -18,24 +18,37 @@ SCHEMA = parse_schema(
         {"key": "ts", "valtype": "date"},
         {"key": "tags", "valtype": "array", "elemtype": "string"},
         {"key": "nums", "valtype": "array", "elemtype": "long"},
-        {"key": "meta", "valtype": "map", "schema": [
-            {"key": "k", "valtype": "long"},
-            {"key": "when", "valtype": "date"},
-            {"key": "inner", "valtype": "map", "schema": [{"key": "s", "valtype": "string", "required": True}]},
-        ]},
+        {
+            "key": "meta",
+            "valtype": "map",
+            "schema": [
+                {"key": "k", "valtype": "long"},
+                {"key": "when", "valtype": "date"},
+                {"key": "inner", "valtype": "map", "schema": [{"key": "s", "valtype": "string", "required": True}]},
+            ],
+        },
     ]
 )
 
 # The Go SDK's own example body (sdk-facts 2.2): TAB/LF escaped, backslash not escaped, 1e+06 floats.
-GO_BODY = (b'name=a\\tb\\nc\\d\tcount=42\tratio=1e+06\tok=true\tts=2017-06-01T08:00:00.5Z\ttags=["x","y"]'
-           b'\tmeta={"k":1}\nname=second\tcount=7')
+GO_BODY = (
+    b'name=a\\tb\\nc\\d\tcount=42\tratio=1e+06\tok=true\tts=2017-06-01T08:00:00.5Z\ttags=["x","y"]'
+    b'\tmeta={"k":1}\nname=second\tcount=7'
+)
 
 
 def test_decodes_the_go_sdk_example_body():
     points = wire.PointDecoder(SCHEMA).decode_body(GO_BODY)
     assert points == [
-        {"name": "a\tb\nc\\d", "count": 42, "ratio": 1e6, "ok": True,
-         "ts": datetime(2017, 6, 1, 8, 0, 0, 500000, tzinfo=UTC), "tags": ["x", "y"], "meta": {"k": 1}},
+        {
+            "name": "a\tb\nc\\d",
+            "count": 42,
+            "ratio": 1e6,
+            "ok": True,
+            "ts": datetime(2017, 6, 1, 8, 0, 0, 500000, tzinfo=UTC),
+            "tags": ["x", "y"],
+            "meta": {"k": 1},
+        },
         {"name": "second", "count": 7},
     ]
 
@@ -52,9 +65,13 @@ def test_encodes_with_the_specs_escaping():
 
 def test_round_trip_of_every_type():
     point = {
-        "name": "x\u2028y\t=\\", "count": -(2**63), "ratio": 1e-300, "ok": False,
+        "name": "x\u2028y\t=\\",
+        "count": -(2**63),
+        "ratio": 1e-300,
+        "ok": False,
         "ts": datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
-        "tags": ["a\tb", "é"], "nums": [2**63 - 1, -1],
+        "tags": ["a\tb", "é"],
+        "nums": [2**63 - 1, -1],
         "meta": {"k": 5, "when": datetime(2020, 1, 1, tzinfo=UTC), "inner": {"s": "\n"}},
     }
     line = wire.PointEncoder(SCHEMA).encode(point)
@@ -100,8 +117,9 @@ def test_bad_points_name_index_field_and_code(point, parameter, code):
 
 
 def test_schemaless_encoding_infers_types_like_the_go_sdk():
-    line = wire.PointEncoder().encode({"s": "a", "b": True, "i": 3, "f": 1.5, "d": datetime(2024, 1, 1, tzinfo=UTC),
-                                       "a": [1, 2], "m": {"x": "y"}})
+    line = wire.PointEncoder().encode(
+        {"s": "a", "b": True, "i": 3, "f": 1.5, "d": datetime(2024, 1, 1, tzinfo=UTC), "a": [1, 2], "m": {"x": "y"}}
+    )
     assert line == b's=a\tb=true\ti=3\tf=1.5\td=2024-01-01T00:00:00Z\ta=[1,2]\tm={"x":"y"}'
 
 
