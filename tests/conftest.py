@@ -12,7 +12,10 @@ _HOME = tempfile.mkdtemp(prefix="pandora-airflow-home-")
 os.environ["AIRFLOW_HOME"] = _HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "example_dags"))
+# DAGs run by dag.test() must live under DAGS_FOLDER: the root holds example_dags/ and tests/dags/;
+# .airflowignore (glob syntax on both Airflow lines) keeps the walk out of the virtualenvs.
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT))
+os.environ.setdefault("AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX", "glob")
 os.environ.setdefault("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_HOME}/airflow.db")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
