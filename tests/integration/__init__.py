@@ -1,0 +1,1 @@
+"""Integration tests: real HTTP to the emulator and real Airflow."""
