@@ -443,3 +443,22 @@ def test_coerce_value_converts_to_the_field_type():
     assert coerce_value({"d": "2024-01-01T08:00:00Z", "extra": 1}, nested) == {"d": T1}
     with pytest.raises(ValueError, match="not a whole number"):
         coerce_value("x", Field("x", "long"))
+
+
+def test_types_survive_ctes_subqueries_and_window_functions():
+    result = run(
+        "with x as (select ts as moment, ok from test_repo) select moment, ok,"
+        " row_number() over (order by moment) as n from (select * from x where moment is not null)"
+    )
+    assert types(result) == {"moment": ("date", None), "ok": ("boolean", None), "n": ("long", None)}
+    assert result.rows == [{"moment": T1, "ok": True, "n": 1}, {"moment": T2, "ok": False, "n": 2}]
+
+
+def test_booleans_filter_directly_and_dates_compare_with_short_text():
+    assert run("select hits from test_repo where ok").rows == [{"hits": 3}]
+    assert run("select hits from test_repo where ts >= '2024-01-02'").rows == [{"hits": 5}]
+
+
+def test_values_statement_runs_without_repos():
+    result = run_sql("values (1, 'a')", {})
+    assert result.rows == [{"column1": 1, "column2": "a"}]
