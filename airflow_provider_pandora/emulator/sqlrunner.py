@@ -19,6 +19,7 @@ import math
 import random
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -322,11 +323,22 @@ def _check_shape(code: str) -> None:
         raise SqlError(
             f"the SQL must be one SELECT statement (optionally starting WITH ...), not {tokens[sig[0]].text!r}"
         )
+    depth = 0
     for pos, index in enumerate(sig):
-        if tokens[index].text == ";" and any(tokens[i].text != ";" for i in sig[pos + 1 :]):
+        tok = tokens[index]
+        if tok.text == ";" and any(tokens[i].text != ";" for i in sig[pos + 1 :]):
             raise SqlError("the SQL holds more than one statement; give exactly one SELECT")
+        depth += (tok.text == "(") - (tok.text == ")")
+        following = tokens[sig[pos + 1]].word if pos + 1 < len(sig) else ""
+        if (
+            depth == 0
+            and tok.kind == "ident"
+            and (tok.word in _WRITES or (tok.word == "REPLACE" and following == "INTO"))
+        ):
+            raise SqlError(f"the SQL must only read (one SELECT statement); {tok.text!r} would write")
 
 
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "ATTACH", "DETACH", "PRAGMA", "VACUUM"})
 _STANDIN_PREFIX = "_pandora_param_"
 
 
@@ -377,8 +389,8 @@ def _probe(conn: sqlite3.Connection, sql: str, tables: Sequence[str], *, columns
     added: set[str] = set()
     for _ in range(100):
         try:
-            conn.execute("PRAGMA query_only = ON")
-            conn.execute(sql).fetchall()
+            conn.set_authorizer(_read_only)
+            conn.execute("EXPLAIN " + sql).fetchall()  # compiles (names, functions) without running
             return
         except sqlite3.Error as err:
             message = str(err)
@@ -391,7 +403,7 @@ def _probe(conn: sqlite3.Connection, sql: str, tables: Sequence[str], *, columns
             if column in added or not tables:
                 return  # e.g. ``mapcol.key`` on a map column of an unknown schema
             added.add(column)
-            conn.execute("PRAGMA query_only = OFF")
+            conn.set_authorizer(None)
             for table in tables:
                 conn.execute(f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(column)}")
 
@@ -401,9 +413,19 @@ def _not_a_source(repo: str, sources: Mapping[str, Any]) -> str:
     return f"the SQL reads from {repo!r}, which is not a source repo of this transform or job (sources: {names})"
 
 
+_READ_ACTIONS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+)
+
+
+def _read_only(action: int, *_: Any) -> int:
+    """SQLite authorizer: the user's statement may only read (checked when it is compiled)."""
+    return sqlite3.SQLITE_OK if action in _READ_ACTIONS else sqlite3.SQLITE_DENY
+
+
 def _sqlite_message(err: sqlite3.Error) -> str:
     text = str(err)
-    if text.startswith("attempt to write a readonly database"):
+    if text.startswith("not authorized"):
         return "the SQL must only read (one SELECT statement); it tried to write"
     return f"invalid SQL: {text}"
 
@@ -979,19 +1001,28 @@ def run_sql(
     sources: Mapping[str, tuple[Sequence[Field], Iterable[Mapping[str, Any]]]],
     *,
     should_stop: Callable[[], bool] | None = None,
+    timeout: float | None = 600.0,
 ) -> SqlResult:
     """Run ``code`` (params already substituted) over ``sources`` (repo name -> (fields, typed points)).
 
     Only the repos the SQL reads are loaded. Result columns become fields (names made valid: ``count(*)``
     -> ``count``), typed from the repo column they come from or from their values. ``should_stop`` is
-    polled while the query runs; when it returns true the run ends with :class:`SqlCancelled`.
+    polled while the query runs; when it returns true the run ends with :class:`SqlCancelled`. A query
+    still running after ``timeout`` seconds (a runaway recursive CTE, say) fails with :class:`SqlError`.
     """
     _check_shape(code)
     repos = referenced_repos(code)
     by_lower = {name.lower(): name for name in sources}
     conn = _connect()
-    if should_stop is not None:
-        conn.set_progress_handler(lambda: int(bool(should_stop())), 2000)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    stopped = False
+
+    def interrupt() -> int:
+        nonlocal stopped
+        stopped = should_stop is not None and should_stop()
+        return int(stopped or (deadline is not None and time.monotonic() > deadline))
+
+    conn.set_progress_handler(interrupt, 5000)
     try:
         map_fields: set[str] = set()
         map_hints: list[Field] = []
@@ -1008,13 +1039,15 @@ def run_sql(
             for f in fields:
                 hints.setdefault(f.key.lower(), f)
         sql, renames = _translate(code, map_fields=map_fields, tables={r.lower() for r in repos})
-        conn.execute("PRAGMA query_only = ON")
+        conn.set_authorizer(_read_only)
         cursor = conn.execute(sql)
         raw_rows = cursor.fetchall()
         description = cursor.description or ()
     except sqlite3.Error as err:
-        if should_stop is not None and should_stop():
+        if stopped:
             raise SqlCancelled("the run was stopped") from None
+        if str(err) == "interrupted" and deadline is not None and time.monotonic() > deadline:
+            raise SqlError(f"the query ran longer than {timeout:g} s and was stopped") from None
         raise SqlError(_sqlite_message(err)) from None
     finally:
         conn.close()

@@ -462,3 +462,35 @@ def test_booleans_filter_directly_and_dates_compare_with_short_text():
 def test_values_statement_runs_without_repos():
     result = run_sql("values (1, 'a')", {})
     assert result.rows == [{"column1": 1, "column2": "a"}]
+
+
+RUNAWAY = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n, t"
+
+
+def test_check_sql_compiles_without_running_the_query():
+    started = time.monotonic()
+    check_sql(RUNAWAY)
+    check_sql(RUNAWAY, {"t": [Field("x", "long")]})
+    assert time.monotonic() - started < 2
+
+
+def test_run_sql_stops_a_runaway_query_after_the_timeout():
+    with pytest.raises(SqlError, match=r"ran longer than 0\.2 s"):
+        run_sql(RUNAWAY, {"t": ([Field("x", "long")], [{"x": 1}])}, timeout=0.2)
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["with x as (select 1) insert into t select * from x", "with x as (select 1) update t set x = 2"],
+)
+def test_writes_hidden_behind_with_are_refused(code: str):
+    with pytest.raises(SqlError, match="must only read"):
+        run_sql(code, {"t": ([Field("x", "long")], [{"x": 1}])})
+    with pytest.raises(SqlError, match="must only read"):
+        check_sql(code)
+
+
+def test_replace_function_is_not_mistaken_for_a_write():
+    assert run("select replace(userName, '小', 'x') as u from test_repo where hits = 3").rows == [{"u": "x张"}]
+    with pytest.raises(SqlError, match="'replace' would write"):
+        check_sql("with x as (select 1) replace into t select * from x")
