@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_pandora.emulator.scheduler import service_time
 from airflow_provider_pandora.schema import Field
 from airflow_provider_pandora.wire import MAX_BATCH_BYTES, PointEncoder, body_of, format_datetime
 
@@ -45,12 +46,14 @@ _MAGIC_RE = re.compile(r"\$\((year|mon|day|hour|min|sec)\)")
 
 
 def expand_key_prefix(prefix: str, now: datetime) -> str:
-    """``keyPrefix`` with its magic variables replaced by ``now``'s parts (zero-padded, in ``now``'s time zone).
+    """``keyPrefix`` with its magic variables replaced by ``now``'s parts, zero-padded, in Beijing time as the
+    spec says (an aware ``now`` is converted; a naive one is UTC).
 
     As the spec says, a prefix without any magic variable gets the time appended as
     ``yyyy-MM-dd-HH-mm-ss`` (``"key1/"`` -> ``"key1/2017-01-12-15-30-00"``; ``""`` -> the time alone).
     Unknown ``$(...)`` names are left as written.
     """
+    now = service_time(now)
     parts = {
         "year": f"{now.year:04d}",
         "mon": f"{now.month:02d}",

@@ -4,6 +4,10 @@ The spec's shape is ``{"type": "loop", "loop": "10m"}`` / ``{"type": "crontab", 
 the SDK's ``{"type": ..., "spec": {"loop": ..., "crontab": ...}}`` and its ``manual`` / ``depend`` types are
 understood too. Pure functions of (schedule, last fire, now) so the emulator's job loop and the tests agree.
 
+Times follow the service's clock, Beijing time (UTC+8, no daylight saving): the spec states its magic
+variables in Beijing time, and a crontab ``0 0 8 * * ?`` fires at 08:00 there. Naive datetimes are UTC,
+as everywhere in this provider.
+
 Missed fires are not caught up: after a pause the job fires once, at ``now``, then keeps its rhythm; this is
 what a user expects of a local emulator that was not running (and what Airflow's ``catchup=False`` does).
 """
@@ -12,10 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["loop_interval", "next_fire"]
+__all__ = ["SERVICE_TZ", "loop_interval", "next_fire", "service_time"]
+
+SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+"""The service's clock (Beijing time); magic variables and crontab schedules are read in it."""
 
 _LOOP_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 60}
@@ -40,8 +47,9 @@ def loop_interval(value: Any) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def service_time(moment: datetime) -> datetime:
+    """``moment`` on the service's clock (Beijing time); a naive datetime is taken as UTC."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(SERVICE_TZ)
 
 
 def _croniter(expression: str, base: datetime) -> Any:
@@ -70,15 +78,15 @@ def next_fire(scheduler: Mapping[str, Any], last_fire: datetime | None, now: dat
     * ``once`` (and the SDK's ``manual``): at ``now`` when it has not fired yet, then never.
     * ``loop``: at ``now`` first, then every interval after the previous fire.
     * ``crontab``: the first matching time after the previous fire (after ``now`` for the first run); five
-      fields are standard cron (minute first), six or seven are Quartz (seconds first, ``?``, year).
-      Times are matched in ``now``'s time zone (naive means UTC).
+      fields are standard cron (minute first), six or seven are Quartz (seconds first, ``?``, year),
+      matched in Beijing time (:data:`SERVICE_TZ`).
     * ``depend`` (SDK): never by itself; it runs when its upstream job does.
 
     A time already past (the emulator was busy or stopped) becomes ``now``: one late run, no catch-up.
     Raises :class:`ValueError` for an unknown type or a bad ``loop``/``crontab`` value.
     """
-    now = _aware(now)
-    last = _aware(last_fire) if last_fire is not None else None
+    now = service_time(now)
+    last = service_time(last_fire) if last_fire is not None else None
     stype = str(scheduler.get("type") or "").lower()
     if stype in ("once", "manual"):
         return now if last is None else None
@@ -92,7 +100,7 @@ def next_fire(scheduler: Mapping[str, Any], last_fire: datetime | None, now: dat
         expression = _setting(scheduler, "crontab")
         if not isinstance(expression, str) or not expression.strip():
             raise ValueError("scheduler.crontab is required for crontab schedules, e.g. '0 0 * * *'")
-        base = last.astimezone(now.tzinfo) if last is not None else now
+        base = last if last is not None else now
         upcoming: datetime = _croniter(expression.strip(), base).get_next(datetime)
         return max(upcoming, now) if last is not None else upcoming
     raise ValueError(f"scheduler.type {scheduler.get('type')!r} is not one of once, loop, crontab")

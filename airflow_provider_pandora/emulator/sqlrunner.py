@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from airflow_provider_pandora.emulator.scheduler import service_time
 from airflow_provider_pandora.schema import NAME_RE, Field
 from airflow_provider_pandora.wire import format_datetime, to_bool, to_datetime, to_float, to_long
 
@@ -171,7 +172,7 @@ def _system_values(now: datetime) -> dict[str, str]:
         "min": f"{now.minute:02d}",
         "sec": f"{now.second:02d}",
         "date": f"{now.year:04d}-{now.month:02d}-{now.day:02d}",
-        "now": now.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "now": now.replace(microsecond=0).isoformat(),
     }
 
 
@@ -179,9 +180,10 @@ def substitute_params(code: str, params: Mapping[str, str], *, now: datetime | N
     """Replace a job's magic variables, written ``$(name)`` (the docs' form) or ``${name}``, with their text.
 
     ``params`` are the job's params (defaults merged with the values given at start); the system variables
-    ``year mon day hour min sec date now`` come from ``now`` (default: the current UTC time) unless a param
-    of the same name overrides them. Values are inserted as written, so quote them in the SQL where a
-    string is meant (``where day = '$(date)'``). Unknown names raise :class:`SqlError` naming all of them.
+    ``year mon day hour min sec date now`` come from ``now`` (default: the current time) in Beijing time,
+    the service's clock, unless a param of the same name overrides them. Values are inserted as written,
+    so quote them in the SQL where a string is meant (``where day = '$(date)'``). Unknown names raise
+    :class:`SqlError` naming all of them.
     """
     system: dict[str, str] | None = None
     missing: list[str] = []
@@ -193,7 +195,7 @@ def substitute_params(code: str, params: Mapping[str, str], *, now: datetime | N
             return str(params[name])
         if name in SYSTEM_VARIABLES:
             if system is None:
-                system = _system_values(now or datetime.now(UTC))
+                system = _system_values(service_time(now or datetime.now(UTC)))
             return system[name]
         if name not in missing:
             missing.append(name)

@@ -30,6 +30,8 @@ from airflow_provider_pandora.schema import parse_schema
 from airflow_provider_pandora.wire import PointDecoder, PointError
 
 NOW = datetime(2017, 1, 12, 15, 30, 0, tzinfo=UTC)
+BEIJING = timezone(timedelta(hours=8))
+BEIJING_NOW = datetime(2017, 1, 12, 15, 30, 0, tzinfo=BEIJING)
 FIELDS = parse_schema(
     [
         {"key": "f1", "valtype": "string"},
@@ -46,25 +48,27 @@ POINTS: list[dict[str, Any]] = [
 
 
 # ---- magic variables --------------------------------------------------------------------------
-def test_spec_magic_variable_example():
+def test_spec_magic_variable_example_in_beijing_time():
     prefix = "kodo-parquet/date=$(year)-$(mon)-$(day)/hour=$(hour)/min=$(min)/$(sec)"
-    assert expand_key_prefix(prefix, NOW) == "kodo-parquet/date=2017-01-12/hour=15/min=30/00"
+    assert expand_key_prefix(prefix, BEIJING_NOW) == "kodo-parquet/date=2017-01-12/hour=15/min=30/00"
 
 
 def test_default_prefix_is_the_timestamp_and_plain_prefixes_get_it_appended():
-    assert expand_key_prefix("", NOW) == "2017-01-12-15-30-00"
-    assert expand_key_prefix("key1/", NOW) == "key1/2017-01-12-15-30-00"
+    assert expand_key_prefix("", BEIJING_NOW) == "2017-01-12-15-30-00"
+    assert expand_key_prefix("key1/", BEIJING_NOW) == "key1/2017-01-12-15-30-00"
 
 
 def test_one_magic_variable_suppresses_the_timestamp_and_unknown_ones_stay():
-    moment = datetime(2024, 3, 4, 5, 6, 7)
+    moment = datetime(2024, 3, 4, 5, 6, 7, tzinfo=BEIJING)
     assert expand_key_prefix("logs/$(year)/$(foo)/", moment) == "logs/2024/$(foo)/"
     assert expand_key_prefix("$(foo)", moment) == "$(foo)2024-03-04-05-06-07"
 
 
-def test_magic_variables_use_the_time_zone_of_now():
-    beijing = NOW.astimezone(timezone(timedelta(hours=8)))
-    assert expand_key_prefix("$(day)T$(hour)", beijing) == "12T23"
+def test_magic_variables_are_in_beijing_time_whatever_the_zone_of_now():
+    assert expand_key_prefix("$(day)T$(hour)", NOW) == "12T23"  # 15:30 UTC
+    assert expand_key_prefix("$(day)T$(hour)", datetime(2017, 1, 12, 15, 30)) == "12T23"  # naive = UTC
+    new_york = NOW.astimezone(timezone(timedelta(hours=-5)))
+    assert expand_key_prefix("$(day)T$(hour)", new_york) == "12T23"
 
 
 # ---- field mapping --------------------------------------------------------------------------
@@ -94,7 +98,7 @@ def kodo_spec(**extra: Any) -> dict[str, Any]:
 
 def test_spec_kodo_example_writes_gzip_json_lines_that_read_back(tmp_path: Path):
     spec = kodo_spec(fields={"f1": "#f1", "f2": "#f2"}, format="json", compress=True)
-    path = write_kodo(tmp_path, spec, POINTS, NOW)
+    path = write_kodo(tmp_path, spec, POINTS, BEIJING_NOW)
     key = path.relative_to(tmp_path / "bucket2").as_posix()
     assert key.startswith("key1/2017-01-12-15-30-00_")
     assert key.endswith(".json.gz")
@@ -130,7 +134,7 @@ def test_each_write_is_a_new_file(tmp_path: Path):
 
 def test_prefix_ending_in_slash_after_expansion_names_the_file_inside_the_folder(tmp_path: Path):
     path = write_kodo(tmp_path, kodo_spec(keyPrefix="d=$(year)$(mon)$(day)/"), POINTS, NOW)
-    assert path.parent == tmp_path / "bucket2" / "d=20170112"
+    assert path.parent == tmp_path / "bucket2" / "d=20170112"  # 23:30 in Beijing
     assert not path.name.startswith("_")
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
 

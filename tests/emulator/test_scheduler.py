@@ -94,15 +94,18 @@ def test_crontab_after_a_pause_fires_once_now():
     assert next_fire(sched, NOW, later) == later
 
 
-def test_crontab_matches_in_the_time_zone_of_now():
+def test_crontab_hours_are_beijing_time():
     beijing = timezone(timedelta(hours=8))
-    now = datetime(2024, 1, 1, 7, 0, tzinfo=beijing)
-    assert next_fire({"type": "crontab", "crontab": "0 8 * * *"}, None, now) == datetime(2024, 1, 1, 8, tzinfo=beijing)
+    sched = {"type": "crontab", "crontab": "0 8 * * *"}
+    assert next_fire(sched, None, datetime(2024, 1, 1, 7, 0, tzinfo=beijing)) == datetime(2024, 1, 1, 8, tzinfo=beijing)
+    # 10:30 UTC is 18:30 in Beijing: the next 08:00 there is 00:00 UTC the next day
+    assert next_fire(sched, None, NOW) == datetime(2024, 1, 2, 0, 0, tzinfo=UTC)
 
 
 def test_naive_times_are_utc():
     naive = datetime(2024, 1, 1, 10, 30)
-    assert next_fire({"type": "crontab", "crontab": "0 11 * * *"}, None, naive) == datetime(2024, 1, 1, 11, tzinfo=UTC)
+    assert next_fire({"type": "crontab", "crontab": "0 19 * * *"}, None, naive) == datetime(2024, 1, 1, 11, tzinfo=UTC)
+    assert next_fire({"type": "loop", "loop": "1m"}, naive, naive) == datetime(2024, 1, 1, 10, 31, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -412,10 +412,10 @@ def test_params_substitute_both_placeholder_forms():
     )
 
 
-def test_system_variables_come_from_now_unless_a_param_overrides_them():
-    now = datetime(2017, 1, 12, 15, 30, 0, tzinfo=UTC)
+def test_system_variables_come_from_now_in_beijing_time_unless_a_param_overrides_them():
+    now = datetime(2017, 1, 12, 16, 30, 5, 123, tzinfo=UTC)
     code = "$(year)-$(mon)-$(day) $(hour):$(min):$(sec) $(date) $(now)"
-    assert substitute_params(code, {}, now=now) == "2017-01-12 15:30:00 2017-01-12 2017-01-12T15:30:00Z"
+    assert substitute_params(code, {}, now=now) == "2017-01-13 00:30:05 2017-01-13 2017-01-13T00:30:05+08:00"
     assert substitute_params("$(year)", {"year": "1999"}, now=now) == "1999"
 
 
