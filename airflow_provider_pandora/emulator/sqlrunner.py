@@ -609,15 +609,13 @@ def _conv_json(kind: type) -> Callable[[bytes], Any]:
 
 
 # Converters are process-wide in sqlite3; these names are private to this module and registered once.
+# Columns SQLite already returns as the right Python type have none on purpose: a converter receives text
+# (REAL as 15 significant digits, so floats would lose precision) and sqlite3 turns empty text into None.
 for _name, _conv in {
-    "PDLONG": _number,
-    "PDFLOAT": _number,
-    "PDSTRING": _text,
     "PDDATE": _conv_date,
     "PDBOOL": _conv_bool,
     "PDARRAY": _conv_json(list),
     "PDMAP": _conv_json(dict),
-    "PDJSON": _text,
 }.items():
     sqlite3.register_converter(_name, _conv)
 
@@ -631,7 +629,8 @@ _DATE_TEXT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 def _date_text(value: datetime) -> str:
     """Fixed-width UTC text, so that dates sort and compare correctly as strings."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    v = value.astimezone(UTC)  # strftime("%Y") does not zero-pad years before 1000 on glibc
+    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}Z"
 
 
 def _json_default(value: Any) -> Any:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_pandora.emulator.sqlrunner import (
     SqlCancelled,
@@ -494,3 +497,47 @@ def test_replace_function_is_not_mistaken_for_a_write():
     assert run("select replace(userName, '小', 'x') as u from test_repo where hits = 3").rows == [{"u": "x张"}]
     with pytest.raises(SqlError, match="'replace' would write"):
         check_sql("with x as (select 1) replace into t select * from x")
+
+
+# ---- property: any typed points survive a round trip through SQLite ----------------------------
+_SCALARS = {
+    "long": st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    "float": st.floats(allow_nan=False, allow_infinity=False),
+    "string": st.text(st.characters(exclude_categories=("Cs",)), max_size=20),
+    "boolean": st.booleans(),
+    "date": st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)),
+}
+
+
+def _values(field: Field) -> st.SearchStrategy[Any]:
+    if field.valtype == "array":
+        return st.lists(_SCALARS[field.elemtype or "string"], max_size=3)
+    if field.valtype == "map":
+        return st.fixed_dictionaries({}, optional={c.key: _values(c) for c in field.children})
+    return _SCALARS[field.valtype]
+
+
+def _field(key: str, kind: str, draw: st.DrawFn) -> Field:
+    if kind == "array":
+        return Field(key, "array", elemtype=draw(st.sampled_from(["long", "float", "string"])))
+    if kind == "map":
+        child_kinds = draw(st.lists(st.sampled_from([*_SCALARS, "array"]), min_size=1, max_size=3))
+        return Field(key, "map", children=tuple(_field(f"c{i}", k, draw) for i, k in enumerate(child_kinds)))
+    return Field(key, kind)
+
+
+@st.composite
+def _repo(draw: st.DrawFn) -> tuple[list[Field], list[dict[str, Any]]]:
+    kinds = draw(st.lists(st.sampled_from([*_SCALARS, "array", "map"]), min_size=1, max_size=6))
+    fields = [_field(f"f{i}", kind, draw) for i, kind in enumerate(kinds)]
+    point = st.fixed_dictionaries({}, optional={f.key: _values(f) for f in fields})
+    return fields, draw(st.lists(point, min_size=1, max_size=5))
+
+
+@settings(max_examples=int(os.environ.get("PANDORA_HYPOTHESIS_EXAMPLES", "60")), deadline=None)
+@given(_repo())
+def test_any_points_round_trip_through_select_star(repo: tuple[list[Field], list[dict[str, Any]]]):
+    fields, points = repo
+    result = run_sql("select * from r", {"r": (fields, points)})
+    assert result.rows == points
+    assert result.fields == fields
