@@ -8,6 +8,7 @@ import io
 import json
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_pandora.emulator.exporters import (
     deliver_http,
@@ -282,3 +285,29 @@ def test_deliver_http_garbage_response_raises_connection_error():
 def test_deliver_http_refuses_bad_hosts(spec: dict[str, str], message: str):
     with pytest.raises(ValueError, match=message):
         deliver_http(spec, b"")
+
+
+# ---- property: kodo files read back as the points written -------------------------------------
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=15)
+_POINT = st.fixed_dictionaries(
+    {},
+    optional={
+        "f1": _TEXT,
+        "f2": st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        "ts": st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)),
+        "tags": st.lists(_TEXT, max_size=3),
+        "profile": st.fixed_dictionaries({}, optional={"position": _TEXT}),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(points=st.lists(_POINT, min_size=1, max_size=5), fmt=st.sampled_from(["json", "text"]), gz=st.booleans())
+def test_any_points_written_to_kodo_read_back(tmp_path: Path, points: list[dict[str, Any]], fmt: str, gz: bool):
+    prefix = f"p{uuid.uuid4().hex}/"
+    path = write_kodo(tmp_path, kodo_spec(keyPrefix=prefix, format=fmt, compress=gz), points, NOW)
+    if fmt == "json":
+        assert list(iter_kodo_points(tmp_path, "bucket2", prefix, "json", FIELDS)) == points
+    else:
+        data = gzip.decompress(path.read_bytes()) if gz else path.read_bytes()
+        assert PointDecoder(FIELDS).decode_body(data) == [p for p in points if p]
