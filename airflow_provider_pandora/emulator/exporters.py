@@ -170,7 +170,8 @@ def write_kodo(kodo_root: Path, spec: Mapping[str, Any], points: Sequence[Mappin
     ``points`` are the source repo's points: the spec's ``fields`` mapping is applied here. The key is the
     expanded ``keyPrefix`` plus a unique suffix and an extension (``.json``, ``.txt``, ``.csv``; ``.gz``
     added when ``compress`` is true, which gzips the file). The file appears atomically (written under a
-    hidden temporary name, then renamed), so a reader never sees half a file.
+    hidden temporary name, then renamed), so a reader never sees half a file. An empty ``points`` writes an
+    empty file: skip empty batches before calling.
     """
     bucket = spec.get("bucket")
     if not isinstance(bucket, str) or not _BUCKET_RE.match(bucket) or bucket in (".", ".."):

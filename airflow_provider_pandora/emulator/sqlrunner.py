@@ -482,7 +482,7 @@ def _translate(code: str, *, map_fields: Iterable[str] = (), tables: Iterable[st
                     out.append(_NOW_FUNCTIONS[word] + "()")
                     skip_until = close
                     continue
-        if tok.kind in ("ident", "quoted") and (maps or _is_subscript(tokens, following, nxt)):
+        if tok.kind in ("ident", "quoted") and (index == 0 or tokens[index - 1].text != "."):
             rewritten = _map_access(tokens, index, nxt, maps, table_names)
             if rewritten is not None:
                 text, last, leaf = rewritten
@@ -499,10 +499,6 @@ def _prev_word(out: Sequence[str]) -> str:
         if text.strip():
             return text.upper()
     return ""
-
-
-def _is_subscript(tokens: Sequence[_Tok], index: int | None, nxt: Mapping[int, int | None]) -> bool:
-    return index is not None and tokens[index].text == "["
 
 
 def _map_access(

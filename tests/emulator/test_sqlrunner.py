@@ -541,3 +541,10 @@ def test_any_points_round_trip_through_select_star(repo: tuple[list[Field], list
     result = run_sql("select * from r", {"r": (fields, points)})
     assert result.rows == points
     assert result.fields == fields
+
+
+def test_subscripts_after_a_table_alias_with_and_without_map_fields():
+    assert run("select t.addresses[1] as a from test_repo t where hits = 3").rows == [{"a": 2}]
+    arrays = [Field("tags", "array", elemtype="string")]
+    result = run_sql("select r.tags[0] as first, tags[1] from r", {"r": (arrays, [{"tags": ["x", "y"]}])})
+    assert result.rows == [{"first": "x", "tags_1": "y"}]
