@@ -1,0 +1,79 @@
+"""Export operators."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.providers.common.compat.sdk import Context
+
+from airflow_provider_pandora.operators.base import PandoraBaseOperator, PandoraCreateOperator, PandoraDeleteOperator
+
+
+class PandoraCreateExportOperator(PandoraCreateOperator):
+    """Create an export of ``repo`` (``if_exists="update"`` replaces its spec)."""
+
+    resource = "export"
+    template_fields: Sequence[str] = ("pandora_conn_id", "repo", "export", "export_type", "spec", "whence")
+
+    def __init__(
+        self,
+        *,
+        repo: str,
+        export: str,
+        export_type: str,
+        spec: Mapping[str, Any],
+        whence: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.repo = repo
+        self.export = export
+        self.export_type = export_type
+        self.spec = spec
+        self.whence = whence
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        result = self.create_or_update(
+            self.export,
+            lambda: self.hook.create_export(
+                self.repo, self.export, export_type=self.export_type, spec=self.spec, whence=self.whence
+            ),
+            lambda: self.hook.update_export(self.repo, self.export, spec=self.spec, export_type=self.export_type),
+        )
+        return {"repo": self.repo, **result}
+
+
+class PandoraUpdateExportOperator(PandoraBaseOperator):
+    """Replace an export's spec (checked locally when ``export_type`` is given)."""
+
+    template_fields: Sequence[str] = ("pandora_conn_id", "repo", "export", "spec", "export_type")
+
+    def __init__(
+        self, *, repo: str, export: str, spec: Mapping[str, Any], export_type: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.repo = repo
+        self.export = export
+        self.spec = spec
+        self.export_type = export_type
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.hook.update_export(self.repo, self.export, spec=self.spec, export_type=self.export_type)
+        self.log.info("updated export %r of repo %r", self.export, self.repo)
+        return {"repo": self.repo, "export": self.export, "action": "updated"}
+
+
+class PandoraDeleteExportOperator(PandoraDeleteOperator):
+    """Delete an export; a missing one is fine unless ``if_missing="fail"``."""
+
+    resource = "export"
+    template_fields: Sequence[str] = ("pandora_conn_id", "repo", "export")
+
+    def __init__(self, *, repo: str, export: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.repo = repo
+        self.export = export
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        return {"repo": self.repo, **self.delete(self.export, lambda: self.hook.delete_export(self.repo, self.export))}

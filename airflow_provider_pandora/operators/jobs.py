@@ -1,0 +1,279 @@
+"""Offline job operators: submit, start (and wait, sync or deferred), stop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowException, Context, conf
+
+from airflow_provider_pandora.exceptions import PandoraJobFailedError, PandoraServerError
+from airflow_provider_pandora.hooks.pandora import JobRun, JobStatus
+from airflow_provider_pandora.links import CONSOLE_URL_XCOM_KEY, PandoraConsoleLink, console_url
+from airflow_provider_pandora.operators.base import PandoraBaseOperator, PandoraCreateOperator, task_job_params
+from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
+
+#: Runs that started this much before our start call still count as ours (clock skew, rounding).
+START_SLACK = timedelta(seconds=2)
+
+
+class PandoraSubmitJobOperator(PandoraCreateOperator):
+    """Create an offline job reading ``repo`` into ``dest_repo``.
+
+    ``if_exists="update"`` deletes and re-creates the job (the API has no job update).
+    """
+
+    resource = "job"
+    template_fields: Sequence[str] = (
+        "pandora_conn_id",
+        "repo",
+        "job",
+        "dest_repo",
+        "code",
+        "container",
+        "scheduler",
+        "job_params",
+    )
+    template_fields_renderers = {"code": "sql"}
+    operator_extra_links = (PandoraConsoleLink(),)
+
+    def __init__(
+        self,
+        *,
+        repo: str,
+        job: str,
+        dest_repo: str,
+        code: str,
+        container: Mapping[str, Any],
+        scheduler: Mapping[str, Any],
+        params: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(params=params, **kwargs)
+        self.repo = repo
+        self.job = job
+        self.dest_repo = dest_repo
+        self.code = code
+        self.container = container
+        self.scheduler = scheduler
+        self.job_params = task_job_params(self)
+
+    def _submit(self) -> None:
+        self.hook.submit_job(
+            self.repo,
+            self.job,
+            self.dest_repo,
+            code=self.code,
+            container=self.container,
+            scheduler=self.scheduler,
+            params=self.job_params,
+        )
+
+    def _replace(self) -> None:
+        self.hook.delete_job(self.repo, self.job)
+        self._submit()
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        _push_console_url(self, context, self.repo, self.job)
+        result = self.create_or_update(self.job, self._submit, self._replace)
+        return {"repo": self.repo, "dest_repo": self.dest_repo, **result}
+
+
+def _push_console_url(op: PandoraBaseOperator, context: Context, repo: str, job: str) -> None:
+    """Store the console link before any wait (Airflow 3 reads it from XCom, also for deferred tries)."""
+    try:
+        url = console_url(op.hook.config.console_url, repo, job)
+    except Exception:  # a link must never fail the task
+        op.log.debug("no console link", exc_info=True)
+        return
+    if url:
+        context["ti"].xcom_push(key=CONSOLE_URL_XCOM_KEY, value=url)
+
+
+class PandoraStartJobOperator(PandoraBaseOperator):
+    """Start a run of an offline job and, with ``wait_for_completion``, wait for that run to end.
+
+    Waits synchronously (``poll_interval``, ``timeout``) or in the triggerer (``deferrable``). A run
+    ending in Fail or Cancel fails the task with the job's history message; a timeout (``timeout``
+    or ``execution_timeout``) stops the job. On a retry, a run of this job that is still running is
+    reconnected to instead of starting a second one.
+
+    Returns ``{"repo", "job", "started_at", "reconnected", "run"}``; ``run`` is the final history
+    record when it waited.
+    """
+
+    template_fields: Sequence[str] = ("pandora_conn_id", "repo", "job", "job_params", "poll_interval", "timeout")
+    operator_extra_links = (PandoraConsoleLink(),)
+
+    def __init__(
+        self,
+        *,
+        repo: str,
+        job: str,
+        params: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+        wait_for_completion: bool = True,
+        poll_interval: float | str = 10.0,
+        timeout: float | str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        stop_on_timeout: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(params=params, **kwargs)
+        self.repo = repo
+        self.job = job
+        self.job_params = task_job_params(self)
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.deferrable = deferrable
+        self.stop_on_timeout = stop_on_timeout
+        self._started = False
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _deadline(self, started: float) -> float | None:
+        """Wall-clock deadline from ``timeout`` and ``execution_timeout``, whichever comes first."""
+        limits = []
+        if self.timeout not in (None, ""):
+            limits.append(float(self.timeout))  # type: ignore[arg-type]
+        if self.execution_timeout is not None:
+            limits.append(self.execution_timeout.total_seconds())
+        return started + min(limits) if limits else None
+
+    def _running_run(self, context: Context) -> JobRun | None:
+        """On a retry: the job's latest run if it is still going (the previous try's run)."""
+        ti = context["ti"]
+        if int(getattr(ti, "try_number", 1) or 1) <= 1:
+            return None
+        latest = self.hook.get_latest_job_run(self.repo, self.job)
+        if latest is not None and not latest.status.is_terminal:
+            return latest
+        return None
+
+    def _stop(self, reason: str) -> None:
+        try:
+            self.hook.stop_job(self.repo, self.job)
+            self.log.info("stopped job %r of repo %r (%s)", self.job, self.repo, reason)
+        except Exception as exc:
+            self.log.warning("could not stop job %r: %s", self.job, exc)
+
+    def _result(self, started_at: datetime, reconnected: bool, run: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "job": self.job,
+            "started_at": started_at.isoformat(),
+            "reconnected": reconnected,
+            "run": run,
+        }
+
+    def _finish(self, run: dict[str, Any], message: str) -> None:
+        if run.get("status") != JobStatus.SUCCESS.value:
+            raise PandoraJobFailedError(
+                f"job {self.job!r} of repo {self.repo!r} ended {run.get('status')}: {message}", record=run
+            )
+
+    # ---- execute -------------------------------------------------------------------------------
+    def execute(self, context: Context) -> dict[str, Any]:
+        _push_console_url(self, context, self.repo, self.job)
+        clock_start = time.time()
+        running = self._running_run(context)
+        if running is not None and running.start_time is not None:
+            started_at = running.start_time
+            self.log.info(
+                "reconnecting to run of job %r started at %s (still %s)", self.job, started_at, running.status
+            )
+            reconnected = True
+        else:
+            started_at = datetime.now(UTC) - START_SLACK
+            self.hook.start_job(self.repo, self.job, params=self.job_params)
+            self.log.info("started job %r of repo %r", self.job, self.repo)
+            reconnected = False
+        self._started = True
+        self._started_at = started_at
+        self._reconnected = reconnected
+        if not self.wait_for_completion:
+            run = self.hook.get_latest_job_run(self.repo, self.job, since=started_at)
+            return self._result(started_at, reconnected, run.to_dict() if run else None)
+
+        poll = float(self.poll_interval)
+        deadline = self._deadline(clock_start)
+        if self.deferrable:
+            run = self.hook.get_latest_job_run(self.repo, self.job, since=started_at)
+            if run is not None and run.status.is_terminal:
+                self._finish(run.to_dict(), run.message)
+                return self._result(started_at, reconnected, run.to_dict())
+            self.defer(
+                trigger=PandoraJobTrigger(
+                    self.repo,
+                    self.job,
+                    pandora_conn_id=self.pandora_conn_id,
+                    poll_interval=poll,
+                    since=started_at.isoformat(),
+                    end_time=deadline,
+                ),
+                method_name="execute_complete",
+                kwargs={"started_at": started_at.isoformat(), "reconnected": reconnected},
+                timeout=None,
+            )
+        while True:
+            try:
+                run = self.hook.get_latest_job_run(self.repo, self.job, since=started_at)
+            except PandoraServerError as exc:
+                self.log.warning("transient error polling job %r: %s", self.job, exc)
+                run = None
+            if run is not None and run.status.is_terminal:
+                self._finish(run.to_dict(), run.message)
+                self.log.info("job %r succeeded", self.job)
+                return self._result(started_at, reconnected, run.to_dict())
+            if deadline is not None and time.time() + poll > deadline:
+                if self.stop_on_timeout:
+                    self._stop("timeout")
+                raise AirflowException(f"job {self.job!r} of repo {self.repo!r} did not end within the timeout")
+            time.sleep(poll)
+
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        started_at: str = "",
+        reconnected: bool = False,
+    ) -> dict[str, Any]:
+        """Resume after the trigger: succeed, fail with the history message, or stop the job on timeout."""
+        if not event or "status" not in event:
+            raise AirflowException(f"job {self.job!r}: the trigger sent no usable event ({event!r})")
+        status = event["status"]
+        message = str(event.get("message") or "")
+        if status == "timeout":
+            if self.stop_on_timeout:
+                self._stop("timeout")
+            raise AirflowException(message)
+        if status == "error":
+            raise AirflowException(f"job {self.job!r}: waiting failed: {message}")
+        run = event.get("run") or {}
+        self._finish(run, message)
+        self.log.info("job %r succeeded", self.job)
+        when = datetime.fromisoformat(started_at) if started_at else datetime.now(UTC)
+        return self._result(when, reconnected, run)
+
+    def on_kill(self) -> None:
+        """Stop the job when the task is killed or hits ``execution_timeout`` while running on a worker."""
+        if self._started:
+            self._stop("task killed")
+
+
+class PandoraStopJobOperator(PandoraBaseOperator):
+    """Stop an offline job's current run."""
+
+    template_fields: Sequence[str] = ("pandora_conn_id", "repo", "job")
+    operator_extra_links = (PandoraConsoleLink(),)
+
+    def __init__(self, *, repo: str, job: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.repo = repo
+        self.job = job
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.hook.stop_job(self.repo, self.job)
+        self.log.info("stopped job %r of repo %r", self.job, self.repo)
+        return {"repo": self.repo, "job": self.job, "action": "stopped"}
