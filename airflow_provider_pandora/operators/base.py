@@ -37,6 +37,21 @@ def task_job_params(op: BaseOperator) -> dict[str, Any] | None:
     return {k: v for k, v in merged.items() if k not in dag_keys} or None
 
 
+class _ReqidRecordingHook(PandoraHook):
+    """The hook, remembering the request id of its last successful call so operators can log it."""
+
+    last_reqid: str | None = None
+
+    def request_with_reqid(self, method: str, path: str, **kwargs: Any) -> tuple[Any, str | None]:
+        body, reqid = super().request_with_reqid(method, path, **kwargs)
+        self.last_reqid = reqid
+        return body, reqid
+
+
+def last_reqid(hook: Any) -> str:
+    return str(getattr(hook, "last_reqid", None) or "-")
+
+
 class PandoraBaseOperator(BaseOperator):
     """Holds ``pandora_conn_id`` and a lazily built :class:`PandoraHook`."""
 
@@ -49,7 +64,11 @@ class PandoraBaseOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> PandoraHook:
-        return PandoraHook(self.pandora_conn_id)
+        return _ReqidRecordingHook(self.pandora_conn_id)
+
+    def log_done(self, what: str) -> None:
+        """Log what was done with the request id (for Qiniu support); never a secret."""
+        self.log.info("%s (reqid %s)", what, last_reqid(self.hook))
 
 
 class PandoraCreateOperator(PandoraBaseOperator):
@@ -79,7 +98,7 @@ class PandoraCreateOperator(PandoraBaseOperator):
                     "%s %r already exists (reqid %s); if_exists=%s", self.resource, name, exc.reqid, self.if_exists
                 )
                 action = "exists"
-        self.log.info("%s %r: %s", self.resource, name, action)
+        self.log_done(f"{self.resource} {name!r}: {action}")
         return {self.resource: name, "action": action}
 
 
@@ -100,5 +119,5 @@ class PandoraDeleteOperator(PandoraBaseOperator):
                 raise
             self.log.info("%s %r does not exist (reqid %s); nothing to delete", self.resource, name, exc.reqid)
             return {self.resource: name, "deleted": False}
-        self.log.info("deleted %s %r", self.resource, name)
+        self.log_done(f"deleted {self.resource} {name!r}")
         return {self.resource: name, "deleted": True}

@@ -60,7 +60,7 @@ class PandoraUpdateExportOperator(PandoraBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.hook.update_export(self.repo, self.export, spec=self.spec, export_type=self.export_type)
-        self.log.info("updated export %r of repo %r", self.export, self.repo)
+        self.log_done(f"updated export {self.export!r} of repo {self.repo!r}")
         return {"repo": self.repo, "export": self.export, "action": "updated"}
 
 

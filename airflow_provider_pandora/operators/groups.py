@@ -53,7 +53,7 @@ class PandoraUpdateGroupOperator(PandoraBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.hook.update_group(self.group, container=self.container)
-        self.log.info("updated group %r", self.group)
+        self.log_done(f"updated group {self.group!r}")
         return {"group": self.group, "action": "updated"}
 
 
@@ -68,7 +68,7 @@ class PandoraStartGroupOperator(PandoraBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.hook.start_group(self.group)
-        self.log.info("started group %r", self.group)
+        self.log_done(f"started group {self.group!r}")
         return {"group": self.group, "action": "started"}
 
 
@@ -83,7 +83,7 @@ class PandoraStopGroupOperator(PandoraBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.hook.stop_group(self.group)
-        self.log.info("stopped group %r", self.group)
+        self.log_done(f"stopped group {self.group!r}")
         return {"group": self.group, "action": "stopped"}
 
 

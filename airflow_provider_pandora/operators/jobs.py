@@ -187,7 +187,7 @@ class PandoraStartJobOperator(PandoraBaseOperator):
         else:
             started_at = datetime.now(UTC) - START_SLACK
             self.hook.start_job(self.repo, self.job, params=self.job_params)
-            self.log.info("started job %r of repo %r", self.job, self.repo)
+            self.log_done(f"started job {self.job!r} of repo {self.repo!r}")
             reconnected = False
         self._started = True
         self._started_at = started_at
@@ -275,5 +275,5 @@ class PandoraStopJobOperator(PandoraBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.hook.stop_job(self.repo, self.job)
-        self.log.info("stopped job %r of repo %r", self.job, self.repo)
+        self.log_done(f"stopped job {self.job!r} of repo {self.repo!r}")
         return {"repo": self.repo, "job": self.job, "action": "stopped"}

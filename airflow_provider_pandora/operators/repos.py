@@ -78,7 +78,7 @@ class PandoraUpdateRepoOperator(PandoraBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.hook.update_repo(self.repo, schema=self.schema)
-        self.log.info("updated schema of repo %r", self.repo)
+        self.log_done(f"updated schema of repo {self.repo!r}")
         return {"repo": self.repo, "action": "updated"}
 
 

@@ -113,7 +113,7 @@ class PandoraUpdateTransformOperator(PandoraBaseOperator):
             interval=self.interval,
             container=self.container,
         )
-        self.log.info("updated transform %r of repo %r", self.transform, self.repo)
+        self.log_done(f"updated transform {self.transform!r} of repo {self.repo!r}")
         return {"repo": self.repo, "transform": self.transform, "action": "updated"}
 
 

@@ -253,3 +253,26 @@ def test_on_kill_stops_only_a_started_job() -> None:
     op.execute(context())
     op.on_kill()
     hook.stop_job.assert_called_once_with("r", "j")
+
+
+def test_what_was_done_is_logged_with_reqid_and_no_secret(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conn = {"conn_type": "pandora", "host": "http://pandora.test", "login": "AK", "password": "SECRET-KEY-VALUE"}
+    monkeypatch.setenv("AIRFLOW_CONN_PANDORA_DEFAULT", json.dumps(conn))
+    op = ops.PandoraCreateGroupOperator(task_id="t", group="g1", container=CONTAINER)
+    sent: list[tuple[str, str]] = []
+
+    def fake_send(self: Any, method: str, path: str, **kwargs: Any) -> tuple[Any, str | None]:
+        sent.append((method, path))
+        return {}, "reqid-42"
+
+    with (
+        mock.patch("airflow_provider_pandora.hooks.pandora.PandoraHook.request_with_reqid", fake_send),
+        caplog.at_level("INFO"),
+    ):
+        assert op.execute({}) == {"group": "g1", "action": "created"}
+    assert sent == [("POST", "/v2/groups/g1")]
+    logged = caplog.text + capsys.readouterr().out  # stdlib logging on 2.x, structlog to stdout on 3.x
+    assert "group 'g1': created (reqid reqid-42)" in logged
+    assert "SECRET-KEY-VALUE" not in logged
