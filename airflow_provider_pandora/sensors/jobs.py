@@ -28,7 +28,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (PandoraServerError, request
 
 def parse_since(value: Any) -> datetime | None:
     """A templated ``since`` (ISO string or datetime) as an aware datetime; empty means none."""
-    if value in (None, ""):
+    if value in (None, "", "None"):  # "None": a data interval rendered for a run that has none
         return None
     when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return when if when.tzinfo else when.replace(tzinfo=UTC)
