@@ -17,6 +17,8 @@ from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
 
 #: Runs that started this much before our start call still count as ours (clock skew, rounding).
 START_SLACK = timedelta(seconds=2)
+#: ``task_state_store`` key (Airflow 3.3+) holding the start time of the run this task started.
+RUN_STATE_KEY = "pandora_run_started_at"
 
 
 class PandoraSubmitJobOperator(PandoraCreateOperator):
@@ -141,8 +143,22 @@ class PandoraStartJobOperator(PandoraBaseOperator):
             limits.append(self.execution_timeout.total_seconds())
         return started + min(limits) if limits else None
 
-    def _running_run(self, context: Context) -> JobRun | None:
-        """On a retry: the job's latest run if it is still going (the previous try's run)."""
+    def _previous_run(self, context: Context) -> JobRun | None:
+        """On a retry, the run the previous try started, if it is still going or already succeeded.
+
+        Airflow 3.3+ keeps the run's start time in ``task_state_store`` (the store behind
+        ``ResumableJobMixin``), so the exact run is found. Below 3.3, a retry adopts the job's latest
+        run when it is still going: that is the previous try's run unless someone else started one.
+        """
+        store = context.get("task_state_store")  # type: ignore[call-overload]
+        if store is not None:
+            stored = store.get(RUN_STATE_KEY)
+            if not stored:
+                return None
+            run = self.hook.get_latest_job_run(self.repo, self.job, since=datetime.fromisoformat(str(stored)))
+            if run is not None and (not run.status.is_terminal or run.status.is_success):
+                return run
+            return None
         ti = context["ti"]
         if int(getattr(ti, "try_number", 1) or 1) <= 1:
             return None
@@ -177,11 +193,11 @@ class PandoraStartJobOperator(PandoraBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         _push_console_url(self, context, self.repo, self.job)
         clock_start = time.time()
-        running = self._running_run(context)
-        if running is not None and running.start_time is not None:
-            started_at = running.start_time
+        previous = self._previous_run(context)
+        if previous is not None and previous.start_time is not None:
+            started_at = previous.start_time
             self.log.info(
-                "reconnecting to run of job %r started at %s (still %s)", self.job, started_at, running.status
+                "reconnecting to run of job %r started at %s (%s)", self.job, started_at, previous.status.value
             )
             reconnected = True
         else:
@@ -189,6 +205,9 @@ class PandoraStartJobOperator(PandoraBaseOperator):
             self.hook.start_job(self.repo, self.job, params=self.job_params)
             self.log_done(f"started job {self.job!r} of repo {self.repo!r}")
             reconnected = False
+            store = context.get("task_state_store")  # type: ignore[call-overload]
+            if store is not None:
+                store.set(RUN_STATE_KEY, started_at.isoformat())
         self._started = True
         self._started_at = started_at
         self._reconnected = reconnected

@@ -276,3 +276,34 @@ def test_what_was_done_is_logged_with_reqid_and_no_secret(
     logged = caplog.text + capsys.readouterr().out  # stdlib logging on 2.x, structlog to stdout on 3.x
     assert "group 'g1': created (reqid reqid-42)" in logged
     assert "SECRET-KEY-VALUE" not in logged
+
+
+class Store(dict[str, Any]):
+    """A stand-in for Airflow 3.3's task_state_store."""
+
+    def set(self, key: str, value: Any) -> None:
+        self[key] = value
+
+
+def test_task_state_store_records_the_run_and_a_retry_reconnects_to_it() -> None:
+    op, hook = start_op()
+    store = Store()
+    hook.get_latest_job_run.return_value = run("Success")
+    op.execute({"ti": mock.MagicMock(try_number=1), "task_state_store": store})
+    stored = store["pandora_run_started_at"]
+    hook.start_job.reset_mock()
+    hook.get_latest_job_run.side_effect = [run("Running"), run("Success")]
+    result = op.execute({"ti": mock.MagicMock(try_number=2), "task_state_store": store})
+    assert result["reconnected"] is True
+    hook.start_job.assert_not_called()
+    assert hook.get_latest_job_run.call_args_list[0].kwargs["since"] == datetime.fromisoformat(stored)
+
+
+def test_task_state_store_resubmits_after_a_failed_run() -> None:
+    op, hook = start_op()
+    store = Store(pandora_run_started_at="2026-01-01T00:00:00+00:00")
+    hook.get_latest_job_run.side_effect = [run("Fail", "old"), run("Success")]
+    result = op.execute({"ti": mock.MagicMock(try_number=2), "task_state_store": store})
+    assert result["reconnected"] is False
+    hook.start_job.assert_called_once()
+    assert store["pandora_run_started_at"] != "2026-01-01T00:00:00+00:00"
