@@ -1,1 +1,24 @@
-"""A faithful local Pandora server for demos and tests (filled in by the emulator work)."""
+"""A local Pandora server for demos and tests: ``pandora-emulator`` or :class:`PandoraEmulator` in-process.
+
+It serves every endpoint of the spec over real HTTP with the service's validation, error codes and
+signature checks, stores points in SQLite, and runs transforms, offline jobs and exports. See
+``testing.py`` for the in-process API and ``pytest_plugin.py`` for the fixtures.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PandoraEmulator
+
+__all__ = ["DEMO_ACCESS_KEY", "DEMO_SECRET_KEY", "PandoraEmulator"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so importing a pure submodule (sqlrunner, scheduler...) does not start up the server code.
+    if name in __all__:
+        from airflow_provider_pandora.emulator import testing
+
+        return getattr(testing, name)
+    raise AttributeError(name)

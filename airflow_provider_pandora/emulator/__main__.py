@@ -1,0 +1,87 @@
+"""``pandora-emulator`` / ``python -m airflow_provider_pandora.emulator``: serve until SIGINT or SIGTERM.
+
+The first line on stdout is ``PANDORA_EMULATOR_URL=http://HOST:PORT`` (flushed), so scripts can start
+it with ``--port 0`` and read where it listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from airflow_provider_pandora.emulator.server import EmulatorServer
+from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+
+
+def _credential(value: str) -> tuple[str, str]:
+    access_key, sep, secret_key = value.partition(":")
+    if not sep or not access_key or not secret_key:
+        raise argparse.ArgumentTypeError(f"{value.split(':', 1)[0]!r}...: credentials must be AK:SK")
+    return access_key, secret_key
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pandora-emulator",
+        description="A local Qiniu Pandora pipeline v2 server for demos and tests.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+    parser.add_argument("--data-dir", type=Path, help="SQLite folder, kept across restarts (default: a fresh temp dir)")
+    parser.add_argument(
+        "--credentials",
+        type=_credential,
+        action="append",
+        metavar="AK:SK",
+        help=f"accepted key pair, repeatable (default {DEMO_ACCESS_KEY}:{DEMO_SECRET_KEY})",
+    )
+    parser.add_argument("--kodo-root", type=Path, help="folder standing in for Kodo buckets (default DATA_DIR/kodo)")
+    parser.add_argument("--sink", action="store_true", help="count pushed points without storing them (benchmarks)")
+    parser.add_argument("--tick", type=float, default=0.5, help="seconds between transform/export/schedule passes")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    own_dir = args.data_dir is None
+    data_dir: Path = args.data_dir or Path(tempfile.mkdtemp(prefix="pandora-emulator-"))
+    credentials = dict(args.credentials or [(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)])
+    server = EmulatorServer(
+        host=args.host,
+        port=args.port,
+        data_dir=data_dir,
+        kodo_root=args.kodo_root or data_dir / "kodo",
+        credentials=credentials,
+        sink=args.sink,
+        tick=args.tick,
+    )
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    server.start()
+    print(f"PANDORA_EMULATOR_URL={server.url}", flush=True)
+    mode = " (sink mode: points are counted, not stored)" if args.sink else ""
+    print(f"data dir {data_dir}, kodo root {server.engine.kodo_root}{mode}", file=sys.stderr, flush=True)
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        if own_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""``/v2/repos/<repo>/transforms``: realtime SQL (and stored plugin) transforms into a destination repo."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_pandora.emulator import sqlrunner
+from airflow_provider_pandora.emulator.common import ApiError, Request, Response, api_error, ok
+from airflow_provider_pandora.emulator.repos import create_repo, new_repo_doc, repo_name
+from airflow_provider_pandora.exceptions import PandoraValidationError
+from airflow_provider_pandora.schema import (
+    PLUGIN_OUTPUT_TYPES,
+    WHENCE_VALUES,
+    Field,
+    check_choice,
+    check_container,
+    check_interval,
+    check_name,
+    check_plugin_name,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_pandora.emulator.engine import Engine
+
+
+def _transform_name(req: Request) -> str:
+    try:
+        return check_name(req.params["transform"], "transform", code="E18207")
+    except PandoraValidationError as err:
+        raise ApiError.from_validation(err) from None
+
+
+def check_plugin(value: Any) -> dict[str, Any]:
+    """``{"name", "output": [{"name", "type"}]}`` with types defaulted to ``string``."""
+    if not isinstance(value, Mapping):
+        raise api_error("E18207", 'plugin must be {"name": ..., "output": [{"name", "type"}]}')
+    try:
+        name = check_plugin_name(value.get("name"), "plugin.name")
+        outputs = value.get("output") or []
+        if not isinstance(outputs, list) or not outputs:
+            raise api_error("E18207", "plugin.output must list the plugin's output fields")
+        checked = []
+        for index, item in enumerate(outputs):
+            if not isinstance(item, Mapping):
+                raise api_error("E18207", f'plugin.output[{index}] must be {{"name", "type"}}')
+            field = check_name(item.get("name"), f"plugin.output[{index}].name", code="E18106")
+            ftype = check_choice(
+                item.get("type") or "string", sorted(PLUGIN_OUTPUT_TYPES), f"plugin.output[{index}].type", code="E18211"
+            )
+            checked.append({"name": field, "type": ftype})
+    except PandoraValidationError as err:
+        raise ApiError.from_validation(err) from None
+    return {"name": name, "output": checked}
+
+
+def _check_sql(code: str, sources: Mapping[str, Any] | None = None) -> None:
+    try:
+        sqlrunner.check_sql(code, sources)
+    except sqlrunner.SqlError as err:
+        raise api_error("E18209", str(err)) from None
+
+
+def infer_fields(
+    code: str, repo: str, fields: tuple[Field, ...], params: Mapping[str, str] | None = None
+) -> list[Field]:
+    """The result columns of ``code`` over an empty source (the destination repo's first schema)."""
+    try:
+        sql = sqlrunner.substitute_params(code, params or {}) if params is not None else code
+        return list(sqlrunner.run_sql(sql, {repo: (fields, [])}, timeout=10).fields)
+    except sqlrunner.SqlError:
+        return []
+
+
+def create(engine: Engine, req: Request) -> Response:
+    repo = repo_name(req)
+    name = _transform_name(req)
+    dest = repo_name(req, "dest")
+    body = req.json()
+    mode, code, plugin_spec = body.get("mode"), body.get("code"), body.get("plugin")
+    if mode not in (None, "", "sql"):
+        raise api_error("E18203", f"transform mode {mode!r} is not supported; use sql")
+    if code is not None and not isinstance(code, str):
+        raise api_error("E18207", "code must be SQL text")
+    if not code and not plugin_spec:
+        raise api_error("E18207", "a transform needs SQL code, a plugin, or both")
+    try:
+        interval = check_interval(body.get("interval") or "1m")
+        container = check_container(body["container"]) if body.get("container") is not None else None
+        whence = check_choice(body.get("whence") or "newest", WHENCE_VALUES, "whence", code="E18207")
+    except PandoraValidationError as err:
+        raise ApiError.from_validation(err) from None
+    plugin = check_plugin(plugin_spec) if plugin_spec else None
+    if code:
+        _check_sql(code)
+    if repo == dest:
+        raise api_error("E18204", f"the transform's source and destination are both {repo!r}")
+    store = engine.store
+    with store.atomic():
+        src = engine.repo(repo)
+        if src.get("type") == "kodo" or src.get("derivedKind") == "job":
+            raise api_error("E18207", f"repo {repo!r} is offline data; realtime transforms need a realtime repo")
+        if store.get("transform", name, scope=repo) is not None:
+            raise api_error("E18201", f"transform {name!r} of repo {repo!r} already exists")
+        if plugin and store.get("plugin", plugin["name"]) is None:
+            raise api_error("E18216", f"plugin {plugin['name']!r} does not exist; upload it first")
+        fields = engine.fields(src)
+        if code:
+            _check_sql(code, {repo: fields})
+        dest_doc = store.get("repo", dest)
+        if dest_doc is not None:
+            owner = next((t for t in store.docs("transform") if t.get("to") == dest), None)
+            if owner is not None:
+                raise api_error("E18205", f"repo {dest!r} is already the destination of transform {owner['name']!r}")
+            if dest_doc.get("type") == "kodo":
+                raise api_error("E18205", f"repo {dest!r} is a kodo repo and cannot take a transform's output")
+        else:
+            if plugin:
+                out_fields = [Field(o["name"], o["type"]) for o in plugin["output"]]
+            else:
+                out_fields = infer_fields(str(code), repo, fields)
+            doc = new_repo_doc(
+                engine,
+                dest,
+                out_fields,
+                region=src.get("region") or "nb",
+                group=src.get("group"),
+                derived_from=name,
+                derived_kind="transform",
+            )
+            create_repo(engine, doc)
+        spec: dict[str, Any] = {"mode": "sql" if code else None, "code": code, "plugin": plugin}
+        spec.update(interval=interval, container=container, whence=whence)
+        doc = {
+            "name": name,
+            "repo": repo,
+            "to": dest,
+            "spec": {k: v for k, v in spec.items() if v is not None},
+            "createTime": engine.now_text(),
+            "state": {"offset": 0 if whence == "oldest" else store.max_seq(repo), "lastRun": engine.now(), "runs": 0},
+        }
+        store.put("transform", name, doc, scope=repo)
+    return ok()
+
+
+def _get(engine: Engine, repo: str, name: str) -> dict[str, Any]:
+    engine.repo(repo)
+    doc = engine.store.get("transform", name, scope=repo)
+    if doc is None:
+        raise api_error("E18202", f"transform {name!r} of repo {repo!r} does not exist")
+    return doc
+
+
+def view(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec's ``{"name", "to", "spec"}``, with the spec's keys also at the top level for convenience."""
+    spec = doc.get("spec") or {}
+    state = doc.get("state") or {}
+    return {
+        **spec,
+        "name": doc["name"],
+        "from": doc["repo"],
+        "to": doc["to"],
+        "spec": spec,
+        "createTime": doc.get("createTime"),
+        "lastError": state.get("lastError") or "",
+    }
+
+
+def get(engine: Engine, req: Request) -> Response:
+    doc = _get(engine, repo_name(req), _transform_name(req))
+    kind = "plugin" if doc["spec"].get("plugin") else "sql"
+    return ok(view(doc), headers={"Transform-Type": f"application/{kind}"})
+
+
+def list_all(engine: Engine, req: Request) -> Response:
+    repo = repo_name(req)
+    engine.repo(repo)
+    return ok({"transforms": [view(t) for t in engine.store.docs("transform", scope=repo)]})
+
+
+def update(engine: Engine, req: Request) -> Response:
+    repo = repo_name(req)
+    name = _transform_name(req)
+    body = req.json()
+    code, plugin_spec = body.get("code"), body.get("plugin")
+    interval, container = body.get("interval"), body.get("container")
+    if not (code or plugin_spec or interval or container):
+        raise api_error("E18207", "give at least one of code, plugin, interval or container to update")
+    try:
+        interval = check_interval(interval, update=True) if interval else None
+        container = check_container(container) if container is not None else None
+    except PandoraValidationError as err:
+        raise ApiError.from_validation(err) from None
+    plugin = check_plugin(plugin_spec) if plugin_spec else None
+    if code:
+        _check_sql(str(code))
+    with engine.store.atomic():
+        doc = _get(engine, repo, name)
+        spec = doc["spec"]
+        if code:
+            _check_sql(str(code), {repo: engine.fields(engine.repo(repo))})
+            spec.update(code=code, mode="sql")
+        if plugin:
+            old = {o["name"]: o["type"] for o in (spec.get("plugin") or {}).get("output", [])}
+            new = {o["name"]: o["type"] for o in plugin["output"]}
+            for key, otype in old.items():
+                if new.get(key) != otype:
+                    raise api_error("E18211", f"plugin output {key!r} ({otype}) cannot be removed or changed")
+            spec["plugin"] = plugin
+        if interval:
+            spec["interval"] = interval
+        if container:
+            spec["container"] = container
+        engine.store.put("transform", name, doc, scope=repo)
+    return ok()
+
+
+def delete(engine: Engine, req: Request) -> Response:
+    repo = repo_name(req)
+    name = _transform_name(req)
+    with engine.store.atomic():
+        _get(engine, repo, name)
+        engine.store.delete("transform", name, scope=repo)
+    return ok()
