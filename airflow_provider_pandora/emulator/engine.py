@@ -52,6 +52,8 @@ class Engine:
         self.credentials = dict(credentials)
         self.sink = sink
         self.clock = clock or time.time
+        #: Checks of ``Date`` and token expiry use real time (clients sign with theirs); tests may pin it.
+        self.auth_clock: Callable[[], float] = time.time
         self.store = Store(self.data_dir / "pandora.db")
         self.faults = FaultList()
         self._log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)

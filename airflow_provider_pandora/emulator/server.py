@@ -175,6 +175,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch()
 
+    def do_PATCH(self) -> None:
+        self._dispatch()  # no such route: a JSON E9001 rather than http.server's HTML 501
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
@@ -225,13 +231,14 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("emulator error on %s %s", method, raw_path)
             response = error_response(ApiError("E9000", f"internal error: {type(err).__name__}: {err}"))
         finally:
-            if response is None:  # dropped
+            if response is None and not admin_call:  # dropped
                 entry["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
                 engine.record_request(entry)
         assert response is not None
         entry["status"] = response.status
         entry["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
-        engine.record_request(entry)  # before answering, so a client that reads the log sees its own call
+        if not admin_call:  # before answering, so a client that reads the log sees its own call
+            engine.record_request(entry)
         self._send(response, reqid)
 
     def _read_body(self, route: Route | None) -> bytes:
@@ -279,8 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
         secret = engine.credentials.get(parsed.access_key)
         if secret is None:
             raise unauthorized(f"unknown access key {parsed.access_key!r}")
-        # Real time, not the emulator's (possibly fake) clock: clients sign with theirs.
-        now = time.time()
+        now = engine.auth_clock()
         if parsed.is_token:
             try:
                 auth.verify_token(parsed, secret, method=method, path=path, now=now)
@@ -327,7 +333,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(response.body)
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
         except OSError:  # the client went away
             self.close_connection = True
 
