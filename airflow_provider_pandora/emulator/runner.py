@@ -210,10 +210,12 @@ class Runner:
                         done += count
                         offset, delivered = seqs[done - 1], delivered + count
                         store.update_state("export", name, {"offset": offset, "delivered": delivered}, scope=repo)
-                elif etype == "kodo":
-                    path = exporters.write_kodo(engine.kodo_root, spec, points, as_datetime(now))
-                    patch = {"lastFile": now, "files": int(state.get("files") or 0) + 1, "lastKey": str(path)}
-                    state.update(patch)
+                else:
+                    if etype == "kodo":
+                        path = exporters.write_kodo(engine.kodo_root, spec, points, as_datetime(now))
+                        patch = {"lastFile": now, "files": int(state.get("files") or 0) + 1, "lastKey": str(path)}
+                        state.update(patch)
+                    offset, delivered = seqs[-1], delivered + len(seqs)
             except (OSError, ValueError, DeliveryError, PandoraValidationError) as err:
                 failures += 1
                 self._retry_at[key] = (now + min(0.1 * 2**failures, 5.0), failures)
@@ -221,8 +223,9 @@ class Runner:
                     "export", name, {"status": "retrying", "lastError": str(err), "failures": failures}, scope=repo
                 )
                 return
-            offset, delivered = seqs[-1], delivered + len(seqs)
-            patch.update(offset=offset, delivered=delivered, status="running", lastError="", lastDelivery=now)
+            patch.update(
+                offset=offset, delivered=delivered, status="running", lastError="", lastDelivery=now, failures=0
+            )
             if not store.update_state("export", name, patch, scope=repo):
                 return
             self._retry_at.pop(key, None)

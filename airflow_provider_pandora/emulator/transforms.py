@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_pandora.emulator import sqlrunner
@@ -61,15 +62,40 @@ def _check_sql(code: str, sources: Mapping[str, Any] | None = None) -> None:
         raise api_error("E18209", str(err)) from None
 
 
+_SAMPLES: dict[str, tuple[Any, Any]] = {
+    "long": (1, 1000),
+    "float": (1.5, 1000.5),
+    "boolean": (True, False),
+    "date": (datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 2, 12, tzinfo=UTC)),
+    "jsonstring": ({"a": 1}, {"a": 2}),
+}
+
+
+def _sample(field: Field, which: int) -> Any:
+    if field.valtype == "array":
+        return [_SAMPLES.get(field.elemtype or "string", ("a", "zzz"))[which]]
+    if field.valtype == "map":
+        return {child.key: _sample(child, which) for child in field.children}
+    return _SAMPLES.get(field.valtype, ("a", "zzz"))[which]
+
+
 def infer_fields(
     code: str, repo: str, fields: tuple[Field, ...], params: Mapping[str, str] | None = None
 ) -> list[Field]:
-    """The result columns of ``code`` over an empty source (the destination repo's first schema)."""
+    """The destination repo's first schema: ``code``'s result columns over two made-up source points.
+
+    Running on sample values types computed columns (``sum(hits)`` is a long) the way the first real
+    run will; a column that got no value (filtered out) is left for the first run to add, unless it
+    is named like a source field.
+    """
+    points = [{f.key: _sample(f, which) for f in fields} for which in (0, 1)]
     try:
-        sql = sqlrunner.substitute_params(code, params or {}) if params is not None else code
-        return list(sqlrunner.run_sql(sql, {repo: (fields, [])}, timeout=10).fields)
+        sql = sqlrunner.substitute_params(code, params) if params is not None else code
+        result = sqlrunner.run_sql(sql, {repo: (fields, points)}, timeout=10)
     except sqlrunner.SqlError:
         return []
+    known = {f.key.lower() for f in fields}
+    return [f for f in result.fields if f.key.lower() in known or any(f.key in row for row in result.rows)]
 
 
 def create(engine: Engine, req: Request) -> Response:
