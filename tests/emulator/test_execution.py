@@ -408,3 +408,16 @@ def test_recorded_exports_count_what_they_deliver(
     api.ok(api.put("/v2/repos/src/exports/e", {"spec": spec}))
     api.ok(api.delete("/v2/repos/src/exports/e"))
     assert api.ok(api.get("/v2/repos/src/exports")) == {"exports": []}
+
+
+def test_wait_idle_and_deliver_exports_in_process(receiver: type[_Receiver]):
+    with PandoraEmulator(tick=3600) as emulator:  # no background passes: everything below is explicit
+        api = Api(emulator)
+        api.repo("src", LONGS)
+        api.export("src", "h", "http", {"host": receiver.address, "uri": "/in"})  # type: ignore[attr-defined]
+        api.ok(api.push("src", "user=a\n"))
+        assert not emulator.wait_idle(timeout=0.2)
+        receiver.fail_first = 0
+        emulator.deliver_exports()
+        assert emulator.wait_idle(timeout=1)
+        assert receiver.bodies == [b"user=a\n"]
