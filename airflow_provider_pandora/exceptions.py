@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "ERROR_CODES",
+    "KodoError",
     "PandoraAlreadyExistsError",
     "PandoraApiError",
     "PandoraAuthError",
@@ -127,6 +128,37 @@ class PandoraJobFailedError(PandoraError):
     def __init__(self, message: str, record: dict[str, Any] | None = None) -> None:
         self.record = record or {}
         super().__init__(message)
+
+
+class KodoError(PandoraError):
+    """A Kodo (S3 API) call failed; names the bucket and key, never the credentials.
+
+    :ivar code: the S3 error code (``NoSuchBucket``, ``NoSuchKey``, ``AccessDenied``, ``InvalidRange``, ...),
+        or ``EndpointUnreachable`` when no response arrived.
+    :ivar status_code: HTTP status (0 when no response arrived).
+    """
+
+    def __init__(
+        self, message: str, *, bucket: str | None = None, key: str | None = None, code: str = "", status_code: int = 0
+    ) -> None:
+        self.message = message
+        self.bucket = bucket
+        self.key = key
+        self.code = code
+        self.status_code = status_code
+        super().__init__(message)
+
+    @property
+    def retryable(self) -> bool:
+        """True for failures a later attempt can fix: no response, throttling, 5xx."""
+        return self.status_code == 0 or self.status_code == 429 or self.status_code >= 500
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_kodo, (self.message, self.bucket, self.key, self.code, self.status_code))
+
+
+def _rebuild_kodo(message: str, bucket: str | None, key: str | None, code: str, status: int) -> KodoError:
+    return KodoError(message, bucket=bucket, key=key, code=code, status_code=status)
 
 
 AUTH_HINT = (

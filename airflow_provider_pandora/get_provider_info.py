@@ -79,18 +79,43 @@ def _kodo_connection() -> dict[str, Any]:
         "ui-field-behaviour": {
             "hidden-fields": ["schema", "port"],
             "relabeling": {"host": "S3 endpoint", "login": "Access Key (AK)", "password": "Secret Key (SK)"},
-            "placeholders": {"host": "https://s3.cn-east-1.qiniucs.com"},
+            "placeholders": {
+                "host": "https://s3.cn-east-1.qiniucs.com",
+                "login": "your Qiniu access key",
+                "password": "your Qiniu secret key",
+            },
         },
         "conn-fields": {
             "region": {
                 "label": "S3 region",
-                "description": "Kodo's S3 region id, e.g. cn-east-1.",
-                "schema": {"type": ["string", "null"], "default": "cn-east-1"},
+                "description": "Kodo's S3 region id, e.g. cn-east-1; empty: taken from the endpoint "
+                "(s3.<region>.qiniucs.com), else cn-east-1.",
+                "schema": {"type": ["string", "null"]},
             },
             "addressing_style": {
                 "label": "Addressing style",
                 "description": "path (default) or virtual.",
                 "schema": {"type": ["string", "null"], "enum": ["path", "virtual", None]},
+            },
+            "timeout": {
+                "label": "Timeout (seconds)",
+                "description": "Connect and per-read timeout of each S3 request.",
+                "schema": {"type": ["number", "null"], "default": 60, "minimum": 1},
+            },
+            "retry_limit": {
+                "label": "Retry limit",
+                "description": "Attempts per S3 request on connection errors, throttling and 5xx.",
+                "schema": {"type": ["integer", "null"], "default": 5, "minimum": 1},
+            },
+            "verify": {
+                "label": "Verify TLS",
+                "description": "Verify the endpoint's TLS certificate (keep on outside tests).",
+                "schema": {"type": ["boolean", "null"], "default": True},
+            },
+            "ca_bundle": {
+                "label": "CA bundle path",
+                "description": "PEM file of CA certificates to trust instead of the system store.",
+                "schema": {"type": ["string", "null"]},
             },
         },
     }
