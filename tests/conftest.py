@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,10 @@ os.environ.setdefault("AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX", "glob")
 os.environ.setdefault("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_HOME}/airflow.db")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+# Unit-test mode makes Airflow 2 default to the LocalExecutor, which refuses SQLite as soon as a
+# sensor reschedules or a task defers inside dag.test(); Airflow 3 has no SequentialExecutor.
+if version("apache-airflow").startswith("2."):
+    os.environ.setdefault("AIRFLOW__CORE__EXECUTOR", "SequentialExecutor")
 
 
 import pytest  # noqa: E402

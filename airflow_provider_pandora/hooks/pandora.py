@@ -124,13 +124,12 @@ class JobRun:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> JobRun:
-        run_id = record.get("runId")
         return cls(
             status=JobStatus.parse(record.get("status")),
             start_time=_parse_time(record.get("startTime")),
             end_time=_parse_time(record.get("endTime")),
             message=str(record.get("message") or ""),
-            run_id=int(run_id) if isinstance(run_id, (int, str)) and str(run_id).lstrip("-").isdigit() else None,
+            run_id=run_id_of(record),
             raw=dict(record),
         )
 
@@ -341,9 +340,10 @@ class PandoraHook(BaseHook):
     def _retry_kwargs(self, config: PandoraConnectionConfig, attempts: int) -> dict[str, Any]:
         return {
             "stop": tenacity.stop_after_attempt(attempts),
-            "wait": tenacity.wait_exponential_jitter(
-                initial=config.retry_delay, max=MAX_RETRY_WAIT, jitter=config.retry_delay
-            ),
+            # Exponential backoff plus jitter, spelled so that tenacity 8 and 9 agree (9.2 deprecates
+            # wait_exponential_jitter's ``initial``).
+            "wait": tenacity.wait_exponential(multiplier=config.retry_delay, max=MAX_RETRY_WAIT)
+            + tenacity.wait_random(0, config.retry_delay),
             "retry": tenacity.retry_if_exception(self.is_retryable),
             "reraise": True,
             "before_sleep": self._log_retry,
@@ -973,12 +973,31 @@ class PandoraHook(BaseHook):
         payload = await self.arequest("GET", self._job_path(repo, job, "/history"), params={"page": page, "size": size})
         return parse_job_history(payload)
 
-    def get_latest_job_run(self, repo: str, job: str, *, since: datetime | None = None) -> JobRun | None:
-        """The newest run, or the first run started at or after ``since`` when given."""
-        return select_run(self.get_job_history(repo, job, size=_history_size(since)), since)
+    def get_latest_job_run(
+        self,
+        repo: str,
+        job: str,
+        *,
+        since: datetime | None = None,
+        run_id: int | None = None,
+        after_run_id: int | None = None,
+    ) -> JobRun | None:
+        """The run a caller waits for; see :func:`select_run` for how it is chosen."""
+        size = _history_size(since, run_id, after_run_id)
+        return select_run(self.get_job_history(repo, job, size=size), since, run_id=run_id, after_run_id=after_run_id)
 
-    async def aget_latest_job_run(self, repo: str, job: str, *, since: datetime | None = None) -> JobRun | None:
-        return select_run(await self.aget_job_history(repo, job, size=_history_size(since)), since)
+    async def aget_latest_job_run(
+        self,
+        repo: str,
+        job: str,
+        *,
+        since: datetime | None = None,
+        run_id: int | None = None,
+        after_run_id: int | None = None,
+    ) -> JobRun | None:
+        size = _history_size(since, run_id, after_run_id)
+        runs = await self.aget_job_history(repo, job, size=size)
+        return select_run(runs, since, run_id=run_id, after_run_id=after_run_id)
 
     # =========================================================================================
     # Datasource schema
@@ -1075,12 +1094,28 @@ class PandoraHook(BaseHook):
         }
 
 
-def _history_size(since: datetime | None) -> int:
-    return 1 if since is None else 50
+def _history_size(since: datetime | None, run_id: int | None = None, after_run_id: int | None = None) -> int:
+    return 1 if since is None and run_id is None and after_run_id is None else 50
 
 
-def select_run(runs: Sequence[JobRun], since: datetime | None) -> JobRun | None:
-    """Newest run, or the earliest run that started at or after ``since``."""
+def select_run(
+    runs: Sequence[JobRun],
+    since: datetime | None,
+    *,
+    run_id: int | None = None,
+    after_run_id: int | None = None,
+) -> JobRun | None:
+    """Pick the run a waiter watches from a history page (newest first).
+
+    ``run_id`` (what the start call answered) selects exactly that run. Otherwise runs with an id not
+    above ``after_run_id`` (the newest run before our start call) are ignored, so a run that ended just
+    before ours is never mistaken for it; then the earliest run started at or after ``since``, or the
+    newest run when ``since`` is ``None``.
+    """
+    if run_id is not None:
+        return next((r for r in runs if r.run_id == run_id), None)
+    if after_run_id is not None:
+        runs = [r for r in runs if r.run_id is None or r.run_id > after_run_id]
     if not runs:
         return None
     if since is None:
@@ -1089,6 +1124,16 @@ def select_run(runs: Sequence[JobRun], since: datetime | None) -> JobRun | None:
         since = since.replace(tzinfo=UTC)
     candidates = [r for r in runs if r.start_time is not None and r.start_time >= since]
     return min(candidates, key=lambda r: r.start_time or since) if candidates else None
+
+
+def run_id_of(value: Any) -> int | None:
+    """A run id from a start answer or history record (the docs show strings, the Go SDK ints)."""
+    if isinstance(value, Mapping):
+        value = value.get("runId")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    text = str(value).strip()
+    return int(text) if text.lstrip("-").isdigit() else None
 
 
 def _mask(value: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowException, Context, conf
 
 from airflow_provider_pandora.exceptions import PandoraJobFailedError, PandoraServerError
-from airflow_provider_pandora.hooks.pandora import JobRun, JobStatus
+from airflow_provider_pandora.hooks.pandora import JobRun, JobStatus, run_id_of
 from airflow_provider_pandora.links import CONSOLE_URL_XCOM_KEY, PandoraConsoleLink, console_url
 from airflow_provider_pandora.operators.base import PandoraBaseOperator, PandoraCreateOperator, task_job_params
 from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
@@ -19,6 +19,8 @@ from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
 START_SLACK = timedelta(seconds=2)
 #: ``task_state_store`` key (Airflow 3.3+) holding the start time of the run this task started.
 RUN_STATE_KEY = "pandora_run_started_at"
+#: ``task_state_store`` key holding the id of that run, when the start call answered one.
+RUN_ID_STATE_KEY = "pandora_run_id"
 
 
 class PandoraSubmitJobOperator(PandoraCreateOperator):
@@ -132,6 +134,8 @@ class PandoraStartJobOperator(PandoraBaseOperator):
         self.deferrable = deferrable
         self.stop_on_timeout = stop_on_timeout
         self._started = False
+        self._run_id: int | None = None
+        self._after_run_id: int | None = None
 
     # ---- helpers -------------------------------------------------------------------------------
     def _deadline(self, started: float) -> float | None:
@@ -155,7 +159,12 @@ class PandoraStartJobOperator(PandoraBaseOperator):
             stored = store.get(RUN_STATE_KEY)
             if not stored:
                 return None
-            run = self.hook.get_latest_job_run(self.repo, self.job, since=datetime.fromisoformat(str(stored)))
+            run = self.hook.get_latest_job_run(
+                self.repo,
+                self.job,
+                since=datetime.fromisoformat(str(stored)),
+                run_id=run_id_of(store.get(RUN_ID_STATE_KEY)),
+            )
             if run is not None and (not run.status.is_terminal or run.status.is_success):
                 return run
             return None
@@ -166,6 +175,20 @@ class PandoraStartJobOperator(PandoraBaseOperator):
         if latest is not None and not latest.status.is_terminal:
             return latest
         return None
+
+    def _newest_run_id(self) -> int | None:
+        """Id of the job's newest run before we start one, so that run is never taken for ours."""
+        try:
+            runs = self.hook.get_job_history(self.repo, self.job, size=1)
+        except Exception as exc:
+            self.log.warning("could not read the history of job %r before starting it: %s", self.job, exc)
+            return None
+        return next((run.run_id for run in runs), None)
+
+    def _our_run(self, started_at: datetime) -> JobRun | None:
+        return self.hook.get_latest_job_run(
+            self.repo, self.job, since=started_at, run_id=self._run_id, after_run_id=self._after_run_id
+        )
 
     def _stop(self, reason: str) -> None:
         try:
@@ -196,29 +219,35 @@ class PandoraStartJobOperator(PandoraBaseOperator):
         previous = self._previous_run(context)
         if previous is not None and previous.start_time is not None:
             started_at = previous.start_time
+            self._run_id = previous.run_id
             self.log.info(
                 "reconnecting to run of job %r started at %s (%s)", self.job, started_at, previous.status.value
             )
             reconnected = True
         else:
+            self._after_run_id = self._newest_run_id()
             started_at = datetime.now(UTC) - START_SLACK
-            self.hook.start_job(self.repo, self.job, params=self.job_params)
-            self.log_done(f"started job {self.job!r} of repo {self.repo!r}")
+            answer = self.hook.start_job(self.repo, self.job, params=self.job_params)
+            self._run_id = run_id_of(answer)
+            run_note = f" (run {self._run_id})" if self._run_id is not None else ""
+            self.log_done(f"started job {self.job!r} of repo {self.repo!r}{run_note}")
             reconnected = False
             store = context.get("task_state_store")  # type: ignore[call-overload]
             if store is not None:
                 store.set(RUN_STATE_KEY, started_at.isoformat())
+                if self._run_id is not None:
+                    store.set(RUN_ID_STATE_KEY, str(self._run_id))
         self._started = True
         self._started_at = started_at
         self._reconnected = reconnected
         if not self.wait_for_completion:
-            run = self.hook.get_latest_job_run(self.repo, self.job, since=started_at)
+            run = self._our_run(started_at)
             return self._result(started_at, reconnected, run.to_dict() if run else None)
 
         poll = float(self.poll_interval)
         deadline = self._deadline(clock_start)
         if self.deferrable:
-            run = self.hook.get_latest_job_run(self.repo, self.job, since=started_at)
+            run = self._our_run(started_at)
             if run is not None and run.status.is_terminal:
                 self._finish(run.to_dict(), run.message)
                 return self._result(started_at, reconnected, run.to_dict())
@@ -230,6 +259,8 @@ class PandoraStartJobOperator(PandoraBaseOperator):
                     poll_interval=poll,
                     since=started_at.isoformat(),
                     end_time=deadline,
+                    run_id=self._run_id,
+                    after_run_id=self._after_run_id,
                 ),
                 method_name="execute_complete",
                 kwargs={"started_at": started_at.isoformat(), "reconnected": reconnected},
@@ -237,7 +268,7 @@ class PandoraStartJobOperator(PandoraBaseOperator):
             )
         while True:
             try:
-                run = self.hook.get_latest_job_run(self.repo, self.job, since=started_at)
+                run = self._our_run(started_at)
             except PandoraServerError as exc:
                 self.log.warning("transient error polling job %r: %s", self.job, exc)
                 run = None

@@ -27,6 +27,8 @@ class PandoraJobTrigger(BaseTrigger):
     safe on every Airflow line.
 
     :param since: ISO timestamp; the first run started at or after it is watched (else the latest run).
+    :param run_id: watch exactly this run (what the start call answered), when known.
+    :param after_run_id: ignore runs up to this id (the newest run before the start call).
     :param end_time: ``time.time()`` deadline, e.g. from ``execution_timeout``; ``None`` waits forever.
     :param stop_on_kill: stop the job when a user kills the deferred task (Airflow 3.3+ ``on_kill``).
     """
@@ -41,6 +43,8 @@ class PandoraJobTrigger(BaseTrigger):
         since: str | None = None,
         end_time: float | None = None,
         stop_on_kill: bool = True,
+        run_id: int | None = None,
+        after_run_id: int | None = None,
     ) -> None:
         super().__init__()
         self.repo = repo
@@ -50,6 +54,8 @@ class PandoraJobTrigger(BaseTrigger):
         self.since = since
         self.end_time = end_time
         self.stop_on_kill = stop_on_kill
+        self.run_id = run_id
+        self.after_run_id = after_run_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -62,6 +68,8 @@ class PandoraJobTrigger(BaseTrigger):
                 "since": self.since,
                 "end_time": self.end_time,
                 "stop_on_kill": self.stop_on_kill,
+                "run_id": self.run_id,
+                "after_run_id": self.after_run_id,
             },
         )
 
@@ -80,7 +88,9 @@ class PandoraJobTrigger(BaseTrigger):
                     )
                     return
                 try:
-                    run = await hook.aget_latest_job_run(self.repo, self.job, since=since)
+                    run = await hook.aget_latest_job_run(
+                        self.repo, self.job, since=since, run_id=self.run_id, after_run_id=self.after_run_id
+                    )
                     errors = 0
                 except TRANSIENT_ERRORS as exc:
                     errors += 1

@@ -45,7 +45,7 @@ class FakeHook:
             raise answer
         return answer
 
-    async def aget_latest_job_run(self, repo: str, job: str, *, since: datetime | None = None) -> Any:
+    async def aget_latest_job_run(self, repo: str, job: str, *, since: datetime | None = None, **which: Any) -> Any:
         return self._next()
 
     async def aget_group(self, group: str) -> Any:
