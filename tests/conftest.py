@@ -28,6 +28,9 @@ if version("apache-airflow").startswith("2."):
 
 import pytest  # noqa: E402
 
+# moto's S3 server standing in for Kodo (fixtures moto_s3, kodo_conn); boto3 loads only when they are used.
+pytest_plugins = ["tests.moto_s3"]
+
 
 @pytest.fixture(scope="session")
 def airflow_db() -> str:

@@ -112,7 +112,7 @@ def _botocore_config(config: KodoConnectionConfig) -> Any:
     options: dict[str, Any] = {
         "signature_version": "s3v4",
         "s3": {"addressing_style": config.addressing_style},
-        "retries": {"mode": "standard", "max_attempts": config.retry_limit},
+        "retries": {"mode": "standard", "total_max_attempts": config.retry_limit},
         "connect_timeout": min(10.0, config.timeout),
         "read_timeout": config.timeout,
         "tcp_keepalive": True,
@@ -199,7 +199,7 @@ class KodoHook(BaseHook):
             status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
             code = str(error.get("Code") or status or "Unknown")
             if code == "404":  # HEAD responses have no body: botocore reports the bare status as the code
-                code = "NoSuchKey" if key is not None else "NoSuchBucket"
+                code = "NoSuchKey" if key is not None and self._bucket_exists(bucket) else "NoSuchBucket"
             if code == "NoSuchBucket":
                 text = (
                     f"Kodo bucket {bucket!r} does not exist at {self.config.endpoint}. Kodo's S3 bucket name "
@@ -229,6 +229,18 @@ class KodoHook(BaseHook):
         if isinstance(err, BotoCoreError):
             return KodoError(f"Kodo could not {action} {where}: {err}", bucket=bucket, key=key, code=type(err).__name__)
         return err
+
+    def _bucket_exists(self, bucket: str) -> bool:
+        """Tell a missing key from a missing bucket after a bodiless 404; unsure counts as existing."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.get_client().head_bucket(Bucket=bucket)
+        except ClientError as err:
+            return str(err.response.get("Error", {}).get("Code")) not in ("404", "NoSuchBucket")
+        except Exception:
+            return True
+        return True
 
     def _raise(self, err: Exception, action: str, bucket: str, key: str | None = None, where: str = "") -> NoReturn:
         raise self._error(err, action, bucket, key, where) from err
