@@ -82,6 +82,7 @@ with DAG(
         ],
     )
     delete_repo = PandoraDeleteRepoOperator(task_id="delete_repo", repo=f"{P}_events")
+    deletes = {}
     for export_type, spec in EXPORTS.items():
         create = PandoraCreateExportOperator(
             task_id=f"create_{export_type}_export",
@@ -94,6 +95,7 @@ with DAG(
         delete = PandoraDeleteExportOperator(
             task_id=f"delete_{export_type}_export", repo=f"{P}_events", export=f"{P}_{export_type}"
         )
+        deletes[export_type] = delete
         create_repo >> create >> push >> delete >> delete_repo
     # Exports can be changed in place: here the HTTP export moves to another path.
     update_http = PandoraUpdateExportOperator(
@@ -103,4 +105,4 @@ with DAG(
         export_type="http",
         spec={"host": "{{ params.http_host }}", "uri": "/pandora/v2"},
     )
-    push >> update_http >> delete_repo
+    push >> update_http >> deletes["http"]
