@@ -1,0 +1,147 @@
+"""``KodoToPandoraOperator``: stream Kodo objects (one key, or every object under a prefix) into a repo.
+
+Objects are read through :class:`~airflow_provider_pandora.hooks.kodo.KodoHook` (Kodo's S3 API):
+streamed, never downloaded whole, ``.gz`` objects decompressed on the fly. A read that breaks midway
+is resumed with a ranged request from the byte it reached. To spread a large prefix over workers,
+list it with ``KodoHook().list_keys(bucket, prefix)`` and map this operator over the keys with ``.expand(key=...)``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from typing import IO, Any
+
+from airflow_provider_pandora.transfers._base import BaseTransferOperator
+from airflow_provider_pandora.transfers._engine import Source, TransferError
+
+log = logging.getLogger(__name__)
+
+READ_REOPENS = 3
+"""A broken object read is resumed (ranged GET from where it stopped) this many times before failing."""
+
+
+class ResumingObjectReader(io.RawIOBase):
+    """A Kodo object as a readable stream that reopens itself at the current byte after a broken read."""
+
+    def __init__(self, hook: Any, bucket: str, key: str, start: int = 0, size: int | None = None) -> None:
+        super().__init__()
+        self.hook = hook
+        self.bucket = bucket
+        self.key = key
+        self.position = start
+        self.size = size
+        self._body: Any = None
+        self._reopens = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _open(self) -> Any:
+        if self.size is not None and self.position >= self.size:
+            return io.BytesIO(b"")  # a ranged GET at or past the end is an error; nothing is left anyway
+        return self.hook.open_object(self.bucket, self.key, start=self.position)
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            if self._body is None:
+                self._body = self._open()
+            try:
+                data: bytes = self._body.read(size if size is not None and size >= 0 else None)
+            except Exception as err:
+                if self._reopens >= READ_REOPENS:
+                    raise
+                self._reopens += 1
+                log.warning(
+                    "reading kodo://%s/%s broke at byte %d (%s); resuming from there",
+                    self.bucket,
+                    self.key,
+                    self.position,
+                    err,
+                )
+                self._close_body()
+                continue
+            self.position += len(data)
+            return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _close_body(self) -> None:
+        body, self._body = self._body, None
+        if body is not None:
+            try:
+                body.close()
+            except Exception:  # closing a broken stream must not hide the real error
+                log.debug("closing a broken object stream failed", exc_info=True)
+
+    def close(self) -> None:
+        self._close_body()
+        super().close()
+
+
+def kodo_sources(hook: Any, bucket: str, key: str | None, prefix: str | None) -> list[Source]:
+    """One source for ``key``, or one per object under ``prefix`` (all listing pages, in key order)."""
+    if not bucket:
+        raise TransferError("bucket", "is required")
+    if bool(key) == (prefix is None or prefix == ""):
+        if key:
+            raise TransferError("key", "give either key or prefix, not both")
+        raise TransferError("key", "give the object's key, or a prefix to read every object under it")
+    if key:
+        items: list[tuple[str, int | None]] = [(str(key), None)]
+    else:
+        items = sorted((k, s) for k, s in hook.iter_objects(bucket, str(prefix)))
+        if not items:
+            raise TransferError("prefix", f"no objects under kodo://{bucket}/{prefix}")
+
+    def opener(name: str, size: int | None) -> Any:
+        def open_at(offset: int) -> IO[bytes]:
+            known = size if size is not None or not offset else hook.object_size(bucket, name)
+            return io.BufferedReader(ResumingObjectReader(hook, bucket, name, offset, known), buffer_size=1 << 20)
+
+        return open_at
+
+    return [Source(name=f"kodo://{bucket}/{k}", open=opener(k, s), gzip=k.endswith(".gz")) for k, s in items]
+
+
+class KodoToPandoraOperator(BaseTransferOperator):
+    """Stream Kodo objects into a repo, in bounded memory, resumable after a failed try.
+
+    :param bucket: the bucket (its S3 name).
+    :param key: one object; or
+    :param prefix: every object under this prefix (``""`` is not allowed: give ``key`` or a prefix).
+    :param kodo_conn_id: the ``kodo`` connection (AK/SK, S3 endpoint).
+
+    Every other argument is that of :class:`~airflow_provider_pandora.transfers._base.BaseTransferOperator`:
+    ``repo``, ``format``, ``schema``, ``field_map``, ``on_bad_line``, ``dead_letter_path``, ``gzip``,
+    ``max_in_flight``, ``max_line_bytes``, ``csv_delimiter``, ``pandora_conn_id``.
+    """
+
+    template_fields: Sequence[str] = ("bucket", "key", "prefix", "kodo_conn_id", *BaseTransferOperator.template_fields)
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        key: str | None = None,
+        prefix: str | None = None,
+        kodo_conn_id: str = "kodo_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+        self.key = key
+        self.prefix = prefix
+        self.kodo_conn_id = kodo_conn_id
+
+    def sources(self) -> list[Source]:
+        from airflow_provider_pandora.hooks.kodo import KodoHook
+
+        return kodo_sources(KodoHook(self.kodo_conn_id), self.bucket, self.key, self.prefix)
+
+    def sources_spec(self) -> str:
+        return f"kodo:{self.bucket}:{self.key or ''}:{self.prefix or ''}"
