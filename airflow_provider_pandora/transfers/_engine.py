@@ -55,7 +55,6 @@ PROGRESS_EVERY = 5.0
 CONTENT_CODES = frozenset({"E18005", "E18007", "E18008", "E18104", "E18106", "E18110", "E18111", "E18123"})
 CHECKPOINT_VERSION = 1
 _FIELD_RE = re.compile(r"(?:field key|field|key|line \d+\.)\s*'?\"?([A-Za-z_][A-Za-z0-9_]*)")
-_PASSTHROUGH_BUDGET = wire.MAX_BATCH_BYTES - 2
 
 log = logging.getLogger(__name__)
 
@@ -167,16 +166,16 @@ def _skip(stream: IO[bytes], count: int) -> None:
 
 
 def read_blocks(
-    stream: IO[bytes], offset: int, line: int, *, max_line: int, batch_sized: bool = False
+    stream: IO[bytes], offset: int, line: int, *, max_line: int, block_bytes: int | None = None
 ) -> Iterator[_Block | _TooLong]:
     """Blocks of whole lines from ``stream`` (already at ``offset``), and markers for overlong lines.
 
-    With ``batch_sized`` each block stays below one request body (pass-through).
+    With ``block_bytes`` each block stays within that size (pass-through: one request body).
     """
     pending = b""
     skipping: _TooLong | None = None
     while True:
-        want = READ_CHUNK if not batch_sized else max(1, _PASSTHROUGH_BUDGET - len(pending))
+        want = READ_CHUNK if block_bytes is None else max(1, block_bytes - len(pending))
         data = stream.read(want)
         if not data:
             break
@@ -513,12 +512,15 @@ class Transfer:
     def _read_source(self, index: int, source: Source, offset: int, line: int) -> None:
         opts = self.options
         passthrough = opts.format == "pandora"
-        max_line = min(opts.max_line_bytes, _PASSTHROUGH_BUDGET) if passthrough else opts.max_line_bytes
+        budget = opts.max_batch_bytes - 2  # a block plus a final "\n" stays below max_batch_bytes
+        max_line = min(opts.max_line_bytes, budget) if passthrough else opts.max_line_bytes
         self.log.info("reading %s%s", source.name, f" from byte {offset} (line {line})" if offset else "")
         stream, raw = self._open(source, offset)
         end_offset, end_line = offset, line
         try:
-            for block in read_blocks(stream, offset, line, max_line=max_line, batch_sized=passthrough):
+            for block in read_blocks(
+                stream, offset, line, max_line=max_line, block_bytes=budget if passthrough else None
+            ):
                 if isinstance(block, _TooLong):
                     limit = f"max_line_bytes={max_line}" + (
                         ", and a point must stay below 2 MiB" if passthrough else ""
