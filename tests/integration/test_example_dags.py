@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import warnings
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from airflow_provider_pandora.emulator.testing import PandoraEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "example_dags"
@@ -23,6 +26,21 @@ EXPECTED = {
     "example_pandora_plugin",
     "example_pandora_kodo_mapped",
 }
+
+
+# Recognisable secrets: every example DAG runs with them, and none may surface anywhere a user can read.
+CANARY_AK = "AK-canary-visible"
+CANARY_SK = "SK-canary-7d41f0e2b9c8a6"
+KODO_CANARY_SK = "KODO-SK-canary-3b8e5f1a"
+CANARIES = (CANARY_SK, KODO_CANARY_SK)
+
+
+@pytest.fixture
+def pandora_conn(monkeypatch: pytest.MonkeyPatch) -> Iterator[PandoraEmulator]:
+    """An emulator that only accepts the canary pair, as ``pandora_default`` (shadows the plugin fixture)."""
+    with PandoraEmulator(credentials={CANARY_AK: CANARY_SK}) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_PANDORA_DEFAULT", emulator.connection_json())
+        yield emulator
 
 
 def _dagbag() -> Any:
@@ -75,17 +93,48 @@ def receiver() -> Iterator[tuple[str, list[bytes]]]:
     server.shutdown()
 
 
-def _run(bag: Any, dag_id: str, conf: dict[str, Any]) -> dict[str, str]:
-    dag = bag.get_dag(dag_id)
-    dagrun = dag.test(run_conf=conf)
-    states = {
-        ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): ti.state for ti in dagrun.get_task_instances()
-    }
-    assert dagrun.state == "success", states
-    return {k: str(v) for k, v in states.items()}
+@pytest.fixture
+def guard(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], airflow_db: str) -> Any:
+    """Run a DAG and prove no secret reached its logs, XComs or rendered template fields."""
+    caplog.set_level("DEBUG")
+
+    def run(bag: Any, dag_id: str, conf: dict[str, Any]) -> dict[str, str]:
+        dag = bag.get_dag(dag_id)
+        dagrun = dag.test(run_conf=conf)
+        states = {
+            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): ti.state
+            for ti in dagrun.get_task_instances()
+        }
+        out, err = capfd.readouterr()
+        stored = _stored_values(airflow_db, dag_id, dagrun.run_id)
+        assert stored["rendered_task_instance_fields"], "no rendered fields were stored: the check would be empty"
+        for secret in CANARIES:
+            assert secret not in caplog.text, f"{dag_id}: a secret reached a log record"
+            assert secret not in out + err, f"{dag_id}: a secret reached the task output"
+            for table, values in stored.items():
+                assert not [v for v in values if secret in v], f"{dag_id}: a secret reached {table}"
+        assert dagrun.state == "success", states
+        return {k: str(v) for k, v in states.items()}
+
+    return run
 
 
-def test_pipeline(bag: Any, airflow_db: str, pandora_conn: Any, receiver: tuple[str, list[bytes]], tmp_path: Path):
+def _stored_values(conn: str, dag_id: str, run_id: str) -> dict[str, list[str]]:
+    """XCom values and rendered template fields of one run, read straight from the metadata DB."""
+    path = conn.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        return {
+            table: [
+                value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                for (value,) in db.execute(
+                    f"SELECT {column} FROM {table} WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
+                )
+            ]
+            for table, column in (("xcom", "value"), ("rendered_task_instance_fields", "rendered_fields"))
+        }
+
+
+def test_pipeline(bag: Any, guard: Any, pandora_conn: Any, receiver: tuple[str, list[bytes]], tmp_path: Path):
     source = tmp_path / "clicks.jsonl"
     source.write_text(
         "".join(
@@ -105,7 +154,7 @@ def test_pipeline(bag: Any, airflow_db: str, pandora_conn: Any, receiver: tuple[
         )
     )
     url, bodies = receiver
-    states = _run(
+    states = guard(
         bag,
         "example_pandora_pipeline",
         {"prefix": "it", "source_path": str(source), "export_host": url, "export_uri": "/in", "poll_interval": 0.2},
@@ -115,25 +164,37 @@ def test_pipeline(bag: Any, airflow_db: str, pandora_conn: Any, receiver: tuple[
     assert sum(b.count(b"\n") for b in bodies) == 300  # the HTTP export delivered every point once
 
 
-def test_exports(bag: Any, airflow_db: str, pandora_conn: Any, receiver: tuple[str, list[bytes]]):
+def test_exports(bag: Any, guard: Any, pandora_conn: Any, receiver: tuple[str, list[bytes]]):
     url, _ = receiver
-    _run(bag, "example_pandora_exports", {"prefix": "ex", "http_host": url, "kodo_bucket": "exports"})
+    guard(bag, "example_pandora_exports", {"prefix": "ex", "http_host": url, "kodo_bucket": "exports"})
 
 
-def test_push_data(bag: Any, airflow_db: str, pandora_conn: Any):
-    _run(bag, "example_pandora_push_data", {"prefix": "px", "sensors": 120})
+def test_push_data(bag: Any, guard: Any, pandora_conn: Any):
+    guard(bag, "example_pandora_push_data", {"prefix": "px", "sensors": 120})
 
 
-def test_scheduled_job(bag: Any, airflow_db: str, pandora_conn: Any):
-    states = _run(bag, "example_pandora_scheduled_job", {"prefix": "sj", "poll_interval": 0.2})
+def test_scheduled_job(bag: Any, guard: Any, pandora_conn: Any):
+    states = guard(bag, "example_pandora_scheduled_job", {"prefix": "sj", "poll_interval": 0.2})
     assert states["run_for_interval"] == "success"
 
 
-def test_sensors(bag: Any, airflow_db: str, pandora_conn: Any):
-    _run(bag, "example_pandora_sensors", {"prefix": "sn", "poke_interval": 0.2})
+def test_sensors(bag: Any, guard: Any, pandora_conn: Any):
+    guard(bag, "example_pandora_sensors", {"prefix": "sn", "poke_interval": 0.2})
 
 
-def test_plugin(bag: Any, airflow_db: str, pandora_conn: Any, tmp_path: Path):
+def test_plugin(bag: Any, guard: Any, pandora_conn: Any, tmp_path: Path):
     jar = tmp_path / "parser.jar"
     jar.write_bytes(b"PK\x03\x04example-jar")
-    _run(bag, "example_pandora_plugin", {"prefix": "pl", "jar_path": str(jar), "plugin": "com.example.LogParser"})
+    guard(bag, "example_pandora_plugin", {"prefix": "pl", "jar_path": str(jar), "plugin": "com.example.LogParser"})
+
+
+def test_kodo_mapped(bag: Any, guard: Any, pandora_conn: Any, kodo_conn: Any, monkeypatch: pytest.MonkeyPatch):
+    kodo = json.loads(kodo_conn.connection_json())
+    monkeypatch.setenv("AIRFLOW_CONN_KODO_DEFAULT", json.dumps({**kodo, "password": KODO_CANARY_SK}))
+    for n in range(3):
+        lines = [json.dumps({"user": f"u{n}-{i}", "hits": i, "at": "2024-05-01T00:00:00+08:00"}) for i in range(40)]
+        kodo_conn.put(f"clicks/2024-05-01/part-{n}.jsonl", ("\n".join(lines) + "\n").encode())
+    kodo_conn.put("other/ignored.jsonl", b'{"user": "x"}\n')
+    states = guard(bag, "example_pandora_kodo_mapped", {"prefix": "km", "bucket": kodo_conn.bucket})
+    assert sorted(k for k in states if k.startswith("load_object[")) == [f"load_object[{n}]" for n in range(3)]
+    assert len(pandora_conn.points("km_clicks")) == 120
