@@ -7,6 +7,8 @@ in place, and deleting exports before their repo. Kodo's ``keyPrefix`` takes the
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Param
 
@@ -20,14 +22,14 @@ from airflow_provider_pandora.operators import (
 )
 
 P = "{{ params.prefix }}"
-SCHEMA = [
+SCHEMA: list[dict[str, Any]] = [
     {"key": "user", "valtype": "string", "required": True},
     {"key": "zone", "valtype": "string"},
     {"key": "hits", "valtype": "long"},
     {"key": "at", "valtype": "date"},
 ]
 
-EXPORTS = {
+EXPORTS: dict[str, dict[str, Any]] = {
     "http": {"host": "{{ params.http_host }}", "uri": "/pandora/{{ ds_nodash }}"},
     "tsdb": {
         "destRepoName": f"{P}_tsdb",

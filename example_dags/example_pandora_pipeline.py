@@ -15,6 +15,8 @@ Every name and address is a DAG param, so the same file runs against the emulato
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Param
 
@@ -35,7 +37,7 @@ from airflow_provider_pandora.operators import (
 from airflow_provider_pandora.sensors import PandoraGroupStatusSensor
 from airflow_provider_pandora.transfers.local_to_pandora import LocalFilesystemToPandoraOperator
 
-CLICKS_SCHEMA = [
+CLICKS_SCHEMA: list[dict[str, Any]] = [
     {"key": "user", "valtype": "string", "required": True},
     {"key": "hits", "valtype": "long"},
     {"key": "latency", "valtype": "float"},

@@ -19,7 +19,7 @@ from airflow_provider_pandora.operators import (
 )
 
 P = "{{ params.prefix }}"
-SCHEMA = [
+SCHEMA: list[dict[str, Any]] = [
     {"key": "sensor", "valtype": "string", "required": True},
     {"key": "celsius", "valtype": "float"},
     {"key": "at", "valtype": "date"},
