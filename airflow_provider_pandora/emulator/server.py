@@ -19,6 +19,7 @@ import logging
 import re
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -395,13 +396,18 @@ class EmulatorServer:
         sink: bool = False,
         clock: Callable[[], float] | None = None,
         tick: float = 0.5,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.engine = Engine(data_dir, kodo_root, credentials, sink=sink, clock=clock, tick=tick)
         try:
             self.httpd = EmulatorHTTPServer((host, port), self.engine)
+            if ssl_context is not None:
+                # HTTPS, so clients' certificate checks (verify, CA bundle) can be tested for real.
+                self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
         except BaseException:
             self.engine.close()
             raise
+        self.scheme = "https" if ssl_context is not None else "http"
         self._thread: threading.Thread | None = None
         self._serving = False
         self._stopped = False
@@ -410,7 +416,7 @@ class EmulatorServer:
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
         shown = host if isinstance(host, str) else host.decode()
-        return f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
+        return f"{self.scheme}://{'[' + shown + ']' if ':' in shown else shown}:{port}"
 
     def start(self) -> None:
         """Serve on a background thread (tests, ``PandoraEmulator``)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import ssl
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -44,6 +45,7 @@ class PandoraEmulator:
     :param sink: count pushed points without storing them (benchmarks).
     :param clock: Unix seconds now, for transform intervals and job schedules (auth always uses real time).
     :param tick: seconds between background passes over transforms, exports and job schedules.
+    :param ssl_context: a server-side context to serve HTTPS instead of HTTP (TLS settings of clients).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class PandoraEmulator:
         sink: bool = False,
         clock: Callable[[], float] | None = None,
         tick: float = DEFAULT_TICK,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -68,6 +71,7 @@ class PandoraEmulator:
         self.sink = sink
         self.clock = clock
         self.tick = tick
+        self.ssl_context = ssl_context
         self._server: EmulatorServer | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------
@@ -82,6 +86,7 @@ class PandoraEmulator:
                 sink=self.sink,
                 clock=self.clock,
                 tick=self.tick,
+                ssl_context=self.ssl_context,
             )
             self._server.start()
         return self

@@ -13,6 +13,7 @@ import gzip as gzip_module
 import json
 import logging
 import os
+import ssl
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -324,7 +325,12 @@ class PandoraHook(BaseHook):
     # ---- retries ------------------------------------------------------------------------
     @staticmethod
     def is_retryable(exc: BaseException) -> bool:
-        """The one rule for what a retry can fix: transport failures, timeouts, 5xx and 429."""
+        """The one rule for what a retry can fix: transport failures, timeouts, 5xx and 429.
+
+        A certificate that fails verification is a transport failure no retry can fix.
+        """
+        if is_certificate_error(exc):
+            return False
         if isinstance(exc, PandoraServerError):
             return True
         if isinstance(exc, PandoraApiError):
@@ -399,6 +405,9 @@ class PandoraHook(BaseHook):
                 params=params,
                 headers=send_headers,
                 timeout=(min(10.0, config.timeout), config.timeout),
+                # Per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override ``session.verify``,
+                # which would silently ignore the connection's ca_bundle or verify=false.
+                verify=config.verify,
             )
             return self._handle(method, path, response.status_code, response.content, response.headers)
 
@@ -1055,6 +1064,11 @@ class PandoraHook(BaseHook):
         except PandoraApiError as err:
             return False, f"Pandora answered with an error: {err}"
         except requests.RequestException as err:
+            if is_certificate_error(err):
+                return False, (
+                    f"The TLS certificate of {self.config.endpoint} could not be verified ({err}). Give the CA "
+                    "that signed it in the connection extra 'ca_bundle' (a PEM file path)."
+                )
             return False, f"Could not reach the Pandora endpoint: {err}"
         except Exception as err:
             return False, f"{type(err).__name__}: {err}"
@@ -1124,6 +1138,20 @@ def select_run(
         since = since.replace(tzinfo=UTC)
     candidates = [r for r in runs if r.start_time is not None and r.start_time >= since]
     return min(candidates, key=lambda r: r.start_time or since) if candidates else None
+
+
+def is_certificate_error(exc: BaseException) -> bool:
+    """Whether a requests/httpx error comes from a server certificate that failed verification."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # requests and httpx wrap the ssl error a few levels deep
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        reason = getattr(seen, "reason", None)  # urllib3's MaxRetryError
+        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = (reason if isinstance(reason, BaseException) else None) or seen.__cause__ or seen.__context__ or inner
+    return False
 
 
 def run_id_of(value: Any) -> int | None:
