@@ -24,6 +24,20 @@ def console_url(base: str | None, repo: str, job: str | None = None) -> str | No
     return f"{url}/jobs/{job}" if job else url
 
 
+def push_console_url(operator: Any, context: Any, repo: str, job: str | None = None) -> None:
+    """Store the link before any wait; ``""`` when no console is configured.
+
+    The empty value matters: Airflow 3 evaluates every extra link after each attempt, and a missing
+    XCom makes its task SDK log an error line on every run.
+    """
+    url: str | None = None
+    try:
+        url = console_url(operator.hook.config.console_url, repo, job)
+    except Exception:  # a link must never fail the task
+        operator.log.debug("no console link", exc_info=True)
+    context["ti"].xcom_push(key=CONSOLE_URL_XCOM_KEY, value=url or "")
+
+
 class PandoraConsoleLink(BaseOperatorLink):
     name = "Pandora console"
 

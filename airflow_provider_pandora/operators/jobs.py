@@ -11,7 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowException, Context, conf
 
 from airflow_provider_pandora.exceptions import PandoraJobFailedError, PandoraServerError
 from airflow_provider_pandora.hooks.pandora import JobRun, JobStatus, run_id_of
-from airflow_provider_pandora.links import CONSOLE_URL_XCOM_KEY, PandoraConsoleLink, console_url
+from airflow_provider_pandora.links import PandoraConsoleLink, push_console_url
 from airflow_provider_pandora.operators.base import PandoraBaseOperator, PandoraCreateOperator, task_job_params
 from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
 
@@ -80,20 +80,9 @@ class PandoraSubmitJobOperator(PandoraCreateOperator):
         self._submit()
 
     def execute(self, context: Context) -> dict[str, Any]:
-        _push_console_url(self, context, self.repo, self.job)
+        push_console_url(self, context, self.repo, self.job)
         result = self.create_or_update(self.job, self._submit, self._replace)
         return {"repo": self.repo, "dest_repo": self.dest_repo, **result}
-
-
-def _push_console_url(op: PandoraBaseOperator, context: Context, repo: str, job: str) -> None:
-    """Store the console link before any wait (Airflow 3 reads it from XCom, also for deferred tries)."""
-    try:
-        url = console_url(op.hook.config.console_url, repo, job)
-    except Exception:  # a link must never fail the task
-        op.log.debug("no console link", exc_info=True)
-        return
-    if url:
-        context["ti"].xcom_push(key=CONSOLE_URL_XCOM_KEY, value=url)
 
 
 class PandoraStartJobOperator(PandoraBaseOperator):
@@ -214,7 +203,7 @@ class PandoraStartJobOperator(PandoraBaseOperator):
 
     # ---- execute -------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
-        _push_console_url(self, context, self.repo, self.job)
+        push_console_url(self, context, self.repo, self.job)
         clock_start = time.time()
         previous = self._previous_run(context)
         if previous is not None and previous.start_time is not None:
@@ -324,6 +313,7 @@ class PandoraStopJobOperator(PandoraBaseOperator):
         self.job = job
 
     def execute(self, context: Context) -> dict[str, Any]:
+        push_console_url(self, context, self.repo, self.job)
         self.hook.stop_job(self.repo, self.job)
         self.log_done(f"stopped job {self.job!r} of repo {self.repo!r}")
         return {"repo": self.repo, "job": self.job, "action": "stopped"}

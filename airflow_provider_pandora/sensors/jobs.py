@@ -19,7 +19,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_pandora.exceptions import PandoraServerError
 from airflow_provider_pandora.hooks.pandora import PandoraHook
-from airflow_provider_pandora.links import CONSOLE_URL_XCOM_KEY, PandoraConsoleLink, console_url
+from airflow_provider_pandora.links import PandoraConsoleLink, push_console_url
 from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
 
 #: Errors a poke logs and retries on the next poke instead of failing the task.
@@ -92,12 +92,7 @@ class PandoraJobSensor(BaseSensorOperator):
         return True
 
     def execute(self, context: Context) -> Any:
-        try:
-            url = console_url(self.hook.config.console_url, self.repo, self.job)
-            if url:
-                context["ti"].xcom_push(key=CONSOLE_URL_XCOM_KEY, value=url)
-        except Exception:
-            self.log.debug("no console link", exc_info=True)
+        push_console_url(self, context, self.repo, self.job)
         if self.poll_interval not in (None, ""):
             self.poke_interval = float(self.poll_interval)  # a templated interval is known only now
         if not self.deferrable:

@@ -54,9 +54,14 @@ def test_resource_operators_are_idempotent_and_group_sensor_waits(pandora_conn: 
     assert xcom(tis["delete_group_missing"])["deleted"] is False
 
 
-def test_jobs_succeed_sync_deferred_and_sensed(pandora_conn: Any) -> None:
+def test_jobs_succeed_sync_deferred_and_sensed(
+    pandora_conn: Any, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
     dagrun, tis = run_dag("pandora_test_ops_jobs")
     assert dagrun.state == "success", states(tis)
+    # Without a console URL the link still resolves (to nothing), so Airflow logs no "XCom not found" error.
+    out, err = capfd.readouterr()
+    assert "XCom not found" not in caplog.text + out + err
     assert xcom(tis["submit_again"])["action"] == "exists"
     sync = xcom(tis["run_sync"])
     assert sync["run"]["status"] == "Success"
