@@ -16,7 +16,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from airflow_provider_pandora.exceptions import PandoraValidationError
@@ -132,6 +132,14 @@ def to_datetime(value: Any) -> datetime:
 
 
 def format_datetime(value: datetime) -> str:
+    """RFC 3339 text. Its offsets are whole minutes, so a zone with a seconds offset (historic local
+    mean times, odd tzinfos) is written as the same instant in UTC instead of an offset Go cannot parse."""
+    offset = value.utcoffset()
+    if offset is not None and offset % timedelta(minutes=1):
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise _Bad(f"{value!r} is out of range once converted to UTC") from None
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
