@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pendulum
 from airflow.providers.common.compat.sdk import DAG
@@ -27,7 +28,10 @@ from airflow_provider_pandora.operators import (
 )
 from airflow_provider_pandora.sensors import PandoraGroupStatusSensor
 
-SCHEMA = [{"key": "user", "valtype": "string", "required": True}, {"key": "hits", "valtype": "long"}]
+SCHEMA: list[dict[str, Any]] = [
+    {"key": "user", "valtype": "string", "required": True},
+    {"key": "hits", "valtype": "long"},
+]
 CONTAINER = {"type": "M16C4", "count": 1}
 
 with DAG(
@@ -38,7 +42,7 @@ with DAG(
     params={"jar_path": "", "poll_interval": 0.2},
     tags=["pandora", "test"],
 ) as dag:
-    tasks = [
+    tasks: list[Any] = [
         PandoraCreateGroupOperator(task_id="create_group", group="t_group", container=CONTAINER),
         PandoraCreateGroupOperator(task_id="create_group_again", group="t_group", container=CONTAINER),
         PandoraUpdateGroupOperator(task_id="update_group", group="t_group", container={"type": "M16C4", "count": 2}),

@@ -72,21 +72,23 @@ class Api:
         assert response.headers["X-Reqid"]
         return response.json()
 
-    def group(self, name: str, **body: Any) -> None:
-        self.ok(self.post(f"/v2/groups/{name}", {"region": "nb", "container": CONTAINER, **body}))
+    def group(self, name: str, **body: Any) -> Any:
+        return self.ok(self.post(f"/v2/groups/{name}", {"region": "nb", "container": CONTAINER, **body}))
 
-    def repo(self, name: str, schema: Any = None, **body: Any) -> None:
-        self.ok(self.post(f"/v2/repos/{name}", {"region": "nb", "schema": schema or SCHEMA, **body}))
+    def repo(self, name: str, schema: Any = None, **body: Any) -> Any:
+        return self.ok(self.post(f"/v2/repos/{name}", {"region": "nb", "schema": schema or SCHEMA, **body}))
 
-    def transform(self, repo: str, name: str, dest: str, code: str, **body: Any) -> None:
-        self.ok(self.post(f"/v2/repos/{repo}/transforms/{name}/to/{dest}", {"mode": "sql", "code": code, **body}))
+    def transform(self, repo: str, name: str, dest: str, code: str, **body: Any) -> Any:
+        return self.ok(
+            self.post(f"/v2/repos/{repo}/transforms/{name}/to/{dest}", {"mode": "sql", "code": code, **body})
+        )
 
-    def export(self, repo: str, name: str, etype: str, spec: dict[str, Any], **body: Any) -> None:
-        self.ok(self.post(f"/v2/repos/{repo}/exports/{name}", {"type": etype, "spec": spec, **body}))
+    def export(self, repo: str, name: str, etype: str, spec: dict[str, Any], **body: Any) -> Any:
+        return self.ok(self.post(f"/v2/repos/{repo}/exports/{name}", {"type": etype, "spec": spec, **body}))
 
-    def job(self, repo: str, name: str, dest: str, code: str, **body: Any) -> None:
+    def job(self, repo: str, name: str, dest: str, code: str, **body: Any) -> Any:
         payload = {"code": code, "container": CONTAINER, "scheduler": {"type": "once"}, **body}
-        self.ok(self.post(f"/v2/repos/{repo}/jobs/{name}/to/{dest}", payload))
+        return self.ok(self.post(f"/v2/repos/{repo}/jobs/{name}/to/{dest}", payload))
 
 
 def error_code(response: requests.Response) -> str:
@@ -97,7 +99,7 @@ def error_code(response: requests.Response) -> str:
     code, sep, message = text.partition(": ")
     assert sep, text
     assert message, text
-    return code
+    return str(code)
 
 
 @pytest.fixture

@@ -288,7 +288,7 @@ def test_deliver_http_refuses_bad_hosts(spec: dict[str, str], message: str):
 
 
 # ---- property: kodo files read back as the points written -------------------------------------
-_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=15)
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=15)
 _POINT = st.fixed_dictionaries(
     {},
     optional={

@@ -503,7 +503,7 @@ def test_replace_function_is_not_mistaken_for_a_write():
 _SCALARS = {
     "long": st.integers(min_value=-(2**63), max_value=2**63 - 1),
     "float": st.floats(allow_nan=False, allow_infinity=False),
-    "string": st.text(st.characters(exclude_categories=("Cs",)), max_size=20),
+    "string": st.text(st.characters(exclude_categories=["Cs"]), max_size=20),
     "boolean": st.booleans(),
     "date": st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)),
 }

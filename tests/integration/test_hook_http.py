@@ -25,7 +25,7 @@ from airflow_provider_pandora.hooks.pandora import JobStatus, PandoraHook
 from airflow_provider_pandora.wire import PointError
 
 CONTAINER = {"type": "M16C4", "count": 1}
-SCHEMA = [
+SCHEMA: list[dict[str, Any]] = [
     {"key": "user", "valtype": "string", "required": True},
     {"key": "hits", "valtype": "long"},
     {"key": "ratio", "valtype": "float"},
@@ -118,7 +118,7 @@ def test_repo_lifecycle_and_schema_extension(hook: PandoraHook):
 def test_push_points_round_trips_typed_values(hook: PandoraHook, pandora_emulator: Any):
     hook.create_repo("r_push", schema=SCHEMA)
     at = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
-    points = [
+    points: list[dict[str, Any]] = [
         {"user": "a\tb\nc\\d", "hits": 2**62, "ratio": 0.25, "ok": True, "at": at, "tags": ["x", "y=z"]},
         {"user": "é", "meta": {"zone": "nb"}},
     ]

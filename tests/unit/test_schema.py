@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from airflow_provider_pandora import schema
@@ -32,8 +34,8 @@ def test_bad_plugin_names(name):
         schema.check_plugin_name(name)
 
 
-def _nested(depth: int) -> list[dict]:
-    entry: dict = {"key": "leaf", "valtype": "string"}
+def _nested(depth: int) -> list[dict[str, Any]]:
+    entry: dict[str, Any] = {"key": "leaf", "valtype": "string"}
     for level in range(depth):
         entry = {"key": f"m{level}", "valtype": "map", "schema": [entry]}
     return [entry]

@@ -12,7 +12,7 @@ from unittest import mock
 import pytest
 
 from airflow_provider_pandora.exceptions import PandoraNotFoundError, PandoraServerError
-from airflow_provider_pandora.hooks.pandora import JobRun, JobStatus
+from airflow_provider_pandora.hooks.pandora import JobRun, JobStatus, PandoraHook
 from airflow_provider_pandora.triggers import PandoraGroupStatusTrigger, PandoraJobTrigger
 from airflow_provider_pandora.triggers import jobs as jobs_mod
 
@@ -59,7 +59,7 @@ class FakeHook:
 def collect(trigger: Any, answers: list[Any], module: str) -> tuple[list[dict[str, Any]], FakeHook]:
     FakeHook.opened = 0
     fake = FakeHook("c", answers)
-    real = jobs_mod.PandoraHook
+    real = PandoraHook
 
     class Patched:
         default_conn_name = "pandora_default"
