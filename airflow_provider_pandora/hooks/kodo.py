@@ -169,7 +169,8 @@ class KodoHook(BaseHook):
             if self._client is None:
                 boto3 = _import_boto3()
                 config = self.config
-                # An own session, so AWS_PROFILE or ~/.aws files of the worker never mix in.
+                # An own session: boto3's default one is process-global and not thread-safe. The keys are
+                # explicit, so the worker's AWS credential chain is never consulted for them.
                 session = boto3.session.Session(
                     aws_access_key_id=config.access_key,
                     aws_secret_access_key=config.secret_key,
