@@ -50,7 +50,7 @@ def _dagbag() -> Any:
     return DagBag(dag_folder=str(EXAMPLES))
 
 
-def test_example_dags_import_without_errors_or_warnings():
+def test_example_dags_import_without_errors_or_warnings(airflow_db: str) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         bag = _dagbag()
