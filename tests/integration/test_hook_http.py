@@ -395,3 +395,37 @@ def test_server_validates_names_too(hook: PandoraHook):
     with pytest.raises(PandoraInvalidRequestError) as info:
         hook.request("POST", "/v2/repos/9bad", json_body={"region": "nb", "schema": SCHEMA})
     assert info.value.code == "E18103"
+
+
+def test_repo_and_job_reads_and_deletes(hook: PandoraHook):
+    hook.create_repo("rd_src", schema=SCHEMA)
+    assert [entry["key"] for entry in hook.get_repo("rd_src")["schema"]] == [entry["key"] for entry in SCHEMA]
+    hook.submit_job(
+        "rd_src", "rd_job", "rd_out", code="select user from rd_src", container=CONTAINER, scheduler={"type": "once"}
+    )
+    assert hook.job_exists("rd_src", "rd_job")
+    hook.delete_job("rd_src", "rd_job")
+    assert not hook.job_exists("rd_src", "rd_job")
+    with pytest.raises(PandoraNotFoundError):
+        hook.delete_job("rd_src", "rd_job")
+    with pytest.raises(PandoraNotFoundError):
+        hook.get_repo("rd_missing")
+
+
+async def test_async_stop_cancels_a_running_job_and_aclose_releases_the_client(hook: PandoraHook):
+    hook.create_repo("as_src", schema=SCHEMA)
+    hook.submit_job(
+        "as_src",
+        "as_job",
+        "as_out",
+        code="-- emulator: sleep=30\nselect user from as_src",
+        container=CONTAINER,
+        scheduler={"type": "once"},
+    )
+    hook.start_job("as_src", "as_job")
+    await hook.astop_job("as_src", "as_job")
+    await hook.aclose()
+    assert _wait_for_run(hook, "as_src", "as_job").status is JobStatus.CANCEL
+    # A closed hook opens a fresh client on the next async call.
+    assert (await hook.aget_job("as_src", "as_job"))["scheduler"]["type"] == "once"
+    await hook.aclose()
