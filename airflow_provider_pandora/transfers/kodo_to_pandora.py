@@ -19,7 +19,7 @@ from airflow_provider_pandora.transfers._engine import Source, TransferError
 log = logging.getLogger(__name__)
 
 READ_REOPENS = 3
-"""A broken object read is resumed (ranged GET from where it stopped) this many times before failing."""
+"""A broken object read is resumed (ranged GET from where it stopped) this many times in a row before failing."""
 
 
 class ResumingObjectReader(io.RawIOBase):
@@ -63,6 +63,8 @@ class ResumingObjectReader(io.RawIOBase):
                 self._close_body()
                 continue
             self.position += len(data)
+            if data:
+                self._reopens = 0  # the limit is on consecutive failures at one position
             return data
 
     def readinto(self, buffer: Any) -> int:
@@ -83,18 +85,20 @@ class ResumingObjectReader(io.RawIOBase):
         super().close()
 
 
-def kodo_sources(hook: Any, bucket: str, key: str | None, prefix: str | None) -> list[Source]:
+def kodo_sources(
+    hook: Any, bucket: str, key: str | None, prefix: str | None, *, page_size: int | None = None
+) -> list[Source]:
     """One source for ``key``, or one per object under ``prefix`` (all listing pages, in key order)."""
     if not bucket:
         raise TransferError("bucket", "is required")
-    if bool(key) == (prefix is None or prefix == ""):
-        if key:
-            raise TransferError("key", "give either key or prefix, not both")
+    if key and prefix:
+        raise TransferError("key", "give either key or prefix, not both")
+    if not key and not prefix:
         raise TransferError("key", "give the object's key, or a prefix to read every object under it")
     if key:
         items: list[tuple[str, int | None]] = [(str(key), None)]
     else:
-        items = sorted((k, s) for k, s in hook.iter_objects(bucket, str(prefix)))
+        items = sorted(hook.iter_objects(bucket, str(prefix), page_size=page_size))
         if not items:
             raise TransferError("prefix", f"no objects under kodo://{bucket}/{prefix}")
 
@@ -115,6 +119,7 @@ class KodoToPandoraOperator(BaseTransferOperator):
     :param key: one object; or
     :param prefix: every object under this prefix (``""`` is not allowed: give ``key`` or a prefix).
     :param kodo_conn_id: the ``kodo`` connection (AK/SK, S3 endpoint).
+    :param page_size: keys per listing request under ``prefix`` (at most 1000, the default).
 
     Every other argument is that of :class:`~airflow_provider_pandora.transfers._base.BaseTransferOperator`:
     ``repo``, ``format``, ``schema``, ``field_map``, ``on_bad_line``, ``dead_letter_path``, ``gzip``,
@@ -130,6 +135,7 @@ class KodoToPandoraOperator(BaseTransferOperator):
         key: str | None = None,
         prefix: str | None = None,
         kodo_conn_id: str = "kodo_default",
+        page_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -137,11 +143,13 @@ class KodoToPandoraOperator(BaseTransferOperator):
         self.key = key
         self.prefix = prefix
         self.kodo_conn_id = kodo_conn_id
+        self.page_size = page_size
 
     def sources(self) -> list[Source]:
         from airflow_provider_pandora.hooks.kodo import KodoHook
 
-        return kodo_sources(KodoHook(self.kodo_conn_id), self.bucket, self.key, self.prefix)
+        page_size = int(self.page_size) if self.page_size not in (None, "") else None
+        return kodo_sources(KodoHook(self.kodo_conn_id), self.bucket, self.key, self.prefix, page_size=page_size)
 
     def sources_spec(self) -> str:
         return f"kodo:{self.bucket}:{self.key or ''}:{self.prefix or ''}"

@@ -114,8 +114,8 @@ def test_pandora_lines_pass_through_unchanged(
     messy = tmp_path / "b.txt"
     messy.write_bytes(b"user=x1\thits=1\r\n\r\n\nuser=x2\tratio=0.25\r\nuser=x3")
     assert run(context, messy, format="pandora")["points"] == 3
-    assert users(pandora)[-3:] == ["x1", "x2", "x3"]
-    assert pandora.points(REPO)[-2] == {"user": "x2", "ratio": 0.25}
+    assert sorted(users(pandora)[-3:]) == ["x1", "x2", "x3"]  # batches in flight together may land in any order
+    assert {"user": "x2", "ratio": 0.25} in pandora.points(REPO)
 
 
 def test_gzip_sources_glob_directory_and_gzip_bodies(
