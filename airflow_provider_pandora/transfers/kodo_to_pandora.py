@@ -126,7 +126,14 @@ class KodoToPandoraOperator(BaseTransferOperator):
     ``max_in_flight``, ``max_line_bytes``, ``csv_delimiter``, ``pandora_conn_id``.
     """
 
-    template_fields: Sequence[str] = ("bucket", "key", "prefix", "kodo_conn_id", *BaseTransferOperator.template_fields)
+    template_fields: Sequence[str] = (
+        "bucket",
+        "key",
+        "prefix",
+        "kodo_conn_id",
+        "page_size",
+        *BaseTransferOperator.template_fields,
+    )
 
     def __init__(
         self,
@@ -135,7 +142,7 @@ class KodoToPandoraOperator(BaseTransferOperator):
         key: str | None = None,
         prefix: str | None = None,
         kodo_conn_id: str = "kodo_default",
-        page_size: int | None = None,
+        page_size: int | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
