@@ -1,0 +1,297 @@
+"""Transfer speed and memory against the emulator's ``--sink`` (issue 7's targets), all in one run.
+
+* ``passthrough_vs_curl``: a ``pandora``-format file of ``BENCH_TRANSFER_BYTES`` (1 GiB) through
+  :class:`~airflow_provider_pandora.transfers._engine.Transfer`, against one ``curl`` process posting
+  pre-built < 2 MiB batches of the same lines one after another over one kept-alive connection
+  (``--next``), the same number of bytes (target >= 0.8).
+* ``jsonl_vs_json_loads``: a JSON-lines file (``BENCH_TRANSFER_JSONL_BYTES``, 128 MiB) through the
+  transfer, against a bare loop running only ``json.loads`` over it (target >= 0.5).
+* ``jsonl_vs_naive``: the same file, against a straightforward loop: ``json.loads``, string formatting,
+  ``requests.post`` per 2 MiB batch (target >= 2).
+* ``rss_1gib_minus_10mib_mib``: peak RSS of the pass-through of the 1 GiB file minus that of a 10 MiB
+  file (target <= 64 MiB).
+
+Every measured loop runs in its own child process (``python -m benchmarks.bench_transfer --child ...``)
+so peak RSS and the GIL belong to that loop alone; the sink is another process, as in bench_emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_pandora import auth, wire
+from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from benchmarks.bench_emulator import SCHEMA, _emulator
+
+PASSTHROUGH_BYTES = int(os.environ.get("BENCH_TRANSFER_BYTES", str(1 << 30)))
+JSONL_BYTES = int(os.environ.get("BENCH_TRANSFER_JSONL_BYTES", str(128 << 20)))
+SMALL_BYTES = 10 << 20
+REPO = "bench"
+TARGETS = {"passthrough_vs_curl": 0.8, "jsonl_vs_json_loads": 0.5, "jsonl_vs_naive": 2.0}
+RSS_TARGET_MIB = 64.0
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+def _point(i: int) -> dict[str, Any]:
+    return {
+        "user": f"user{i % 5000}",
+        "path": f"/api/v1/items/{i}",
+        "agent": "Mozilla/5.0 (X11; Linux x86_64)",
+        "zone": "nb",
+        "hits": i,
+        "bytes": i * 31,
+        "status": 200,
+        "latency": round(0.001 * (i % 997), 3),
+        "ok": i % 7 != 0,
+        "at": f"2024-05-01T08:{i // 60 % 60:02d}:{i % 60:02d}Z",
+    }
+
+
+def _block(kind: str, budget: int = wire.MAX_BATCH_BYTES - 2) -> bytes:
+    """About ``budget`` bytes of whole lines; files repeat it (the content does not change the cost)."""
+    encoder = wire.PointEncoder(_fields())
+    out: list[bytes] = []
+    size = i = 0
+    while True:
+        point = _point(i)
+        line = (encoder.encode(point) if kind == "pandora" else json.dumps(point).encode()) + b"\n"
+        if size + len(line) > budget:
+            return b"".join(out)
+        out.append(line)
+        size += len(line)
+        i += 1
+
+
+def _fields() -> Any:
+    from airflow_provider_pandora.schema import parse_schema
+
+    return parse_schema(SCHEMA)
+
+
+def _write(path: Path, block: bytes, total: int) -> Path:
+    with path.open("wb") as out:
+        written = 0
+        while written + len(block) <= total:
+            out.write(block)
+            written += len(block)
+        rest = block[: max(0, total - written)]
+        out.write(rest[: rest.rfind(b"\n") + 1])
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Child processes: each measured loop alone
+# --------------------------------------------------------------------------------------------
+def _max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child_transfer(url: str, path: str, fmt: str) -> dict[str, Any]:
+    os.environ["AIRFLOW_CONN_PANDORA_DEFAULT"] = json.dumps(
+        {"conn_type": "pandora", "host": url, "login": DEMO_ACCESS_KEY, "password": DEMO_SECRET_KEY}
+    )
+    from airflow_provider_pandora.hooks.pandora import PandoraHook
+    from airflow_provider_pandora.transfers._engine import Transfer, TransferOptions
+    from airflow_provider_pandora.transfers.local_to_pandora import local_sources
+
+    options = TransferOptions(repo=REPO, format=fmt, schema=SCHEMA if fmt != "pandora" else None)
+    started = time.perf_counter()
+    result = Transfer(PandoraHook(), options).run(local_sources(path))
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "points": result["points"], "bytes": os.path.getsize(path), "rss_mib": _max_rss_mib()}
+
+
+def _child_json_loads(path: str) -> dict[str, Any]:
+    loads = json.loads
+    started = time.perf_counter()
+    count = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            loads(line)
+            count += 1
+    return {"seconds": time.perf_counter() - started, "points": count}
+
+
+def _child_naive(url: str, path: str) -> dict[str, Any]:
+    import requests
+
+    session = requests.Session()
+    session.auth = auth.PandoraAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+    target = f"{url}/v2/repos/{REPO}/data"
+    started = time.perf_counter()
+    batch: list[str] = []
+    size = count = 0
+
+    def post() -> None:
+        response = session.post(target, data=("\n".join(batch) + "\n").encode(), headers={"Content-Type": "text/plain"})
+        response.raise_for_status()
+
+    with open(path, "rb") as handle:
+        for line in handle:
+            point = json.loads(line)
+            text = "\t".join(f"{key}={value}" for key, value in point.items())
+            cost = len(text.encode()) + 1
+            if batch and size + cost >= wire.MAX_BATCH_BYTES:
+                post()
+                batch, size = [], 0
+            batch.append(text)
+            size += cost
+            count += 1
+    if batch:
+        post()
+    return {"seconds": time.perf_counter() - started, "points": count}
+
+
+def _child(args: list[str]) -> None:
+    kind = args[0]
+    if kind == "transfer":
+        result = _child_transfer(args[1], args[2], args[3])
+    elif kind == "json_loads":
+        result = _child_json_loads(args[1])
+    elif kind == "naive":
+        result = _child_naive(args[1], args[2])
+    else:
+        raise SystemExit(f"unknown child {kind!r}")
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def _run_child(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_transfer", "--child", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])  # type: ignore[no-any-return]
+    raise RuntimeError(f"benchmark child {args[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
+# --------------------------------------------------------------------------------------------
+# curl: the same bytes as pre-built batches over one kept-alive connection
+# --------------------------------------------------------------------------------------------
+def _curl(url: str, batch: Path, count: int, work: Path) -> dict[str, Any]:
+    date = auth.http_date()
+    path = f"/v2/repos/{REPO}/data"
+    signature = auth.authorization(
+        DEMO_ACCESS_KEY, DEMO_SECRET_KEY, "POST", path, date=date, content_type="text/plain"
+    )
+    section = (
+        f'url = "{url}{path}"\n'
+        f'data-binary = "@{batch}"\n'
+        'header = "Content-Type: text/plain"\n'
+        f'header = "Date: {date}"\n'
+        f'header = "Authorization: {signature}"\n'
+        'output = "/dev/null"\n'
+        'write-out = "%{http_code}\\n"\n'
+    )
+    config = work / "curl.cfg"
+    config.write_text("next\n".join([section] * count))
+    started = time.perf_counter()
+    done = subprocess.run(["curl", "-s", "-K", str(config)], capture_output=True, text=True, check=False)  # noqa: S607
+    seconds = time.perf_counter() - started
+    codes = done.stdout.split()
+    if done.returncode != 0 or codes != ["200"] * count:
+        raise RuntimeError(f"curl failed ({done.returncode}): {sorted(set(codes))} {done.stderr[-500:]}")
+    return {"seconds": seconds, "bytes": batch.stat().st_size * count}
+
+
+def _row(name: str, value: float, unit: str, baseline: float, ratio: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "value": round(value, 2),
+        "unit": unit,
+        "baseline": round(baseline, 2),
+        "ratio": round(ratio, 3),
+        **extra,
+    }
+
+
+def run() -> list[dict[str, Any]]:
+    """Rows ``{"name", "value", "unit", "baseline", "ratio"}`` (ratio = ours / baseline, higher is better;
+    for ``rss_1gib_minus_10mib_mib`` the value is the MiB difference and the ratio target / value)."""
+    if shutil.which("curl") is None:
+        raise RuntimeError("curl is needed for the pass-through baseline")
+    work = Path(tempfile.mkdtemp(prefix="pandora-bench-transfer-"))
+    try:
+        block = _block("pandora")
+        big = _write(work / "big.txt", block, PASSTHROUGH_BYTES)
+        small = _write(work / "small.txt", block, SMALL_BYTES)
+        batch = work / "batch.txt"
+        batch.write_bytes(block)
+        batches = max(1, PASSTHROUGH_BYTES // len(block))
+        points = _write(work / "points.jsonl", _block("jsonl", 8 << 20), JSONL_BYTES)
+        rows = []
+        with _emulator("--sink") as url:
+            curl = _curl(url, batch, batches, work)
+            ours = _run_child("transfer", url, str(big), "pandora")
+            small_run = _run_child("transfer", url, str(small), "pandora")
+            loads = _run_child("json_loads", str(points))
+            naive = _run_child("naive", url, str(points))
+            jsonl = _run_child("transfer", url, str(points), "jsonl")
+        mib = 1 << 20
+        ours_mibps = ours["bytes"] / mib / ours["seconds"]
+        curl_mibps = curl["bytes"] / mib / curl["seconds"]
+        rows.append(
+            _row(
+                "passthrough_vs_curl",
+                ours_mibps,
+                "MiB/s",
+                curl_mibps,
+                ours_mibps / curl_mibps,
+                target=TARGETS["passthrough_vs_curl"],
+            )
+        )
+        jsonl_lps = jsonl["points"] / jsonl["seconds"]
+        loads_lps = loads["points"] / loads["seconds"]
+        naive_lps = naive["points"] / naive["seconds"]
+        rows.append(
+            _row(
+                "jsonl_vs_json_loads",
+                jsonl_lps,
+                "lines/s",
+                loads_lps,
+                jsonl_lps / loads_lps,
+                target=TARGETS["jsonl_vs_json_loads"],
+            )
+        )
+        rows.append(
+            _row("jsonl_vs_naive", jsonl_lps, "lines/s", naive_lps, jsonl_lps / naive_lps, target=TARGETS["jsonl_vs_naive"])
+        )
+        diff = ours["rss_mib"] - small_run["rss_mib"]
+        rows.append(
+            _row(
+                "rss_1gib_minus_10mib_mib",
+                diff,
+                "MiB",
+                RSS_TARGET_MIB,
+                RSS_TARGET_MIB / max(diff, 1.0),
+                target=f"<= {RSS_TARGET_MIB:g} MiB",
+                rss_1gib_mib=round(ours["rss_mib"], 1),
+                rss_10mib_mib=round(small_run["rss_mib"], 1),
+            )
+        )
+        return rows
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        _child(sys.argv[2:])
+    else:
+        for row in run():
+            print(row)
