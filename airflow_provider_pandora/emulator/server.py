@@ -182,6 +182,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._dispatch()
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (unreadable request line, over-long or too many headers, unknown
+        methods) in the service's error contract: JSON ``{"error": "Exxxxx: ..."}`` with an ``X-Reqid``,
+        instead of an HTML page a client cannot parse. The connection is closed: its framing is unknown."""
+        short, long = self.responses.get(code, ("", ""))
+        text = message or long or short or "the request could not be read"
+        err = ApiError("E9001" if code >= 500 else "E18007", f"{text} (HTTP {code})", status=code)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self._send(error_response(err), secrets.token_hex(8))
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
