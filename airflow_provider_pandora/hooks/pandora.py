@@ -332,7 +332,8 @@ class PandoraHook(BaseHook):
         if is_certificate_error(exc):
             return False
         if isinstance(exc, PandoraServerError):
-            return True
+            # 501 (E9001, no such endpoint or method) and 505 answer the same however often they are asked.
+            return exc.status_code not in (501, 505)
         if isinstance(exc, PandoraApiError):
             return exc.status_code == 429
         if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
@@ -755,7 +756,7 @@ class PandoraHook(BaseHook):
     ) -> dict[str, Any]:
         """Create a transform from ``repo`` into ``dest_repo`` (created by the service if missing)."""
         rules.check_name(repo, "repo")
-        rules.check_name(transform, "transform")
+        rules.check_name(transform, "transform", code="E18207")
         rules.check_name(dest_repo, "dest_repo")
         if repo == dest_repo:
             raise PandoraValidationError("dest_repo", "must differ from the source repo")
@@ -778,7 +779,7 @@ class PandoraHook(BaseHook):
         container: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         rules.check_name(repo, "repo")
-        rules.check_name(transform, "transform")
+        rules.check_name(transform, "transform", code="E18207")
         if not (code or plugin or interval or container):
             raise PandoraValidationError("code", "give at least one of code, plugin, interval or container to update")
         if code or plugin:
@@ -801,21 +802,21 @@ class PandoraHook(BaseHook):
 
     def get_transform(self, repo: str, transform: str) -> dict[str, Any]:
         rules.check_name(repo, "repo")
-        rules.check_name(transform, "transform")
+        rules.check_name(transform, "transform", code="E18207")
         return self.request(  # type: ignore[no-any-return]
             "GET", f"/v2/repos/{_segment(repo)}/transforms/{_segment(transform)}"
         )
 
     def delete_transform(self, repo: str, transform: str) -> dict[str, Any]:
         rules.check_name(repo, "repo")
-        rules.check_name(transform, "transform")
+        rules.check_name(transform, "transform", code="E18207")
         return self.request(  # type: ignore[no-any-return]
             "DELETE", f"/v2/repos/{_segment(repo)}/transforms/{_segment(transform)}"
         )
 
     def transform_exists(self, repo: str, transform: str) -> bool:
         rules.check_name(repo, "repo")
-        rules.check_name(transform, "transform")
+        rules.check_name(transform, "transform", code="E18207")
         return self._exists(f"/v2/repos/{_segment(repo)}/transforms/{_segment(transform)}")
 
     def upload_plugin(self, plugin: str, jar: bytes | str | os.PathLike[str]) -> dict[str, Any]:
@@ -860,7 +861,7 @@ class PandoraHook(BaseHook):
         self, repo: str, export: str, *, export_type: str, spec: Mapping[str, Any], whence: str | None = None
     ) -> dict[str, Any]:
         rules.check_name(repo, "repo")
-        rules.check_name(export, "export")
+        rules.check_name(export, "export", code="E18305")
         etype = rules.normalise_export_type(export_type)
         body: dict[str, Any] = {"type": etype, "spec": rules.check_export_spec(etype, spec)}
         if whence is not None:
@@ -873,7 +874,7 @@ class PandoraHook(BaseHook):
     ) -> dict[str, Any]:
         """Replace an export's spec (type and whence cannot change); validated locally when the type is given."""
         rules.check_name(repo, "repo")
-        rules.check_name(export, "export")
+        rules.check_name(export, "export", code="E18305")
         if not isinstance(spec, Mapping) or not spec:
             raise PandoraValidationError("spec", "must be a non-empty object")
         if export_type is not None:
@@ -893,21 +894,21 @@ class PandoraHook(BaseHook):
 
     def get_export(self, repo: str, export: str) -> dict[str, Any]:
         rules.check_name(repo, "repo")
-        rules.check_name(export, "export")
+        rules.check_name(export, "export", code="E18305")
         return self.request(  # type: ignore[no-any-return]
             "GET", f"/v2/repos/{_segment(repo)}/exports/{_segment(export)}"
         )
 
     def delete_export(self, repo: str, export: str) -> dict[str, Any]:
         rules.check_name(repo, "repo")
-        rules.check_name(export, "export")
+        rules.check_name(export, "export", code="E18305")
         return self.request(  # type: ignore[no-any-return]
             "DELETE", f"/v2/repos/{_segment(repo)}/exports/{_segment(export)}"
         )
 
     def export_exists(self, repo: str, export: str) -> bool:
         rules.check_name(repo, "repo")
-        rules.check_name(export, "export")
+        rules.check_name(export, "export", code="E18305")
         return self._exists(f"/v2/repos/{_segment(repo)}/exports/{_segment(export)}")
 
     # =========================================================================================
