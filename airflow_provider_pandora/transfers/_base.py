@@ -139,6 +139,9 @@ class BaseTransferOperator(PandoraBaseOperator):
     :param max_in_flight: batches posted concurrently while the next ones are read and encoded.
     :param max_line_bytes: longer lines are bad lines (discarded while streaming).
     :param csv_delimiter: the CSV cell delimiter.
+    :param encode_processes: ``jsonl`` only: parse and encode in this many spawned processes (0: in the
+        task's own process). Worth it for large files on a worker with spare cores; not possible where
+        the task runs in a daemonic process (e.g. some Celery setups).
 
     Returns ``{"points", "bytes", "batches", "bad_lines", "retries", "seconds", "sources",
     "possible_duplicates"}`` (totals over every try of the task instance; ``bytes`` are uncompressed
@@ -157,6 +160,7 @@ class BaseTransferOperator(PandoraBaseOperator):
         "max_in_flight",
         "max_line_bytes",
         "csv_delimiter",
+        "encode_processes",
     )
     ui_color = "#d6ecfa"
 
@@ -173,6 +177,7 @@ class BaseTransferOperator(PandoraBaseOperator):
         max_in_flight: int | str = DEFAULT_MAX_IN_FLIGHT,
         max_line_bytes: int | str = DEFAULT_MAX_LINE_BYTES,
         csv_delimiter: str = ",",
+        encode_processes: int | str = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -186,6 +191,7 @@ class BaseTransferOperator(PandoraBaseOperator):
         self.max_in_flight = max_in_flight
         self.max_line_bytes = max_line_bytes
         self.csv_delimiter = csv_delimiter
+        self.encode_processes = encode_processes
 
     # ---- for subclasses ---------------------------------------------------------------------------
     def sources(self) -> list[Source]:
@@ -210,6 +216,7 @@ class BaseTransferOperator(PandoraBaseOperator):
             max_in_flight=_as_int(self.max_in_flight, "max_in_flight"),
             max_line_bytes=_as_int(self.max_line_bytes, "max_line_bytes"),
             csv_delimiter=str(self.csv_delimiter),
+            encode_processes=_as_int(self.encode_processes, "encode_processes"),
         )
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -150,12 +150,13 @@ def test_gzip_sources_glob_directory_and_gzip_bodies(
 
 
 # ---- bad lines ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("processes", [0, 1], ids=["in-process", "encode-process"])
 def test_fail_names_source_line_field_and_reason_after_delivering_what_came_before(
-    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path, processes: int
 ) -> None:
     source = write_lines(tmp_path / "in.jsonl", [*simple(2), '{"user": "bad", "hits": "many"}', *simple(2, 10)])
     with pytest.raises(BadLineError) as info:
-        run(context, source)
+        run(context, source, encode_processes=processes)
     message = str(info.value)
     assert str(source) in message
     assert "line 3" in message
@@ -165,7 +166,7 @@ def test_fail_names_source_line_field_and_reason_after_delivering_what_came_befo
     checkpoint = context["task_state_store"].values["pandora_transfer_checkpoint"]
     assert (checkpoint["line"], checkpoint["points"]) == (2, 2)
     # a retry that skips bad lines resumes at the bad line: nothing is sent twice
-    result = run(context, source, on_bad_line="skip")
+    result = run(context, source, on_bad_line="skip", encode_processes=processes)
     assert (result["points"], result["bad_lines"]) == (4, 1)
     assert users(pandora) == ["u0", "u1", "u10", "u11"]
 
@@ -186,7 +187,7 @@ def test_skip_counts_every_kind_of_bad_line(
             '{"user": "ok2"}',
         ],
     )
-    result = run(context, source, on_bad_line="skip", max_line_bytes=4096)
+    result = run(context, source, on_bad_line="skip", max_line_bytes=4096, encode_processes=2)
     assert (result["points"], result["bad_lines"]) == (2, 6)
     assert users(pandora) == ["ok1", "ok2"]
 

@@ -1,0 +1,52 @@
+"""The transfer's fast encoder gives exactly PointEncoder's bytes, or PointEncoder's own error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airflow_provider_pandora import wire
+from airflow_provider_pandora.schema import parse_schema
+from airflow_provider_pandora.transfers._fastencode import FastPointEncoder
+from tests.transfers.conftest import SCHEMA
+
+FIELDS = parse_schema(SCHEMA)
+KEYS = [f["key"] for f in SCHEMA]
+
+values = st.one_of(
+    st.none(),
+    st.text(max_size=30),
+    st.sampled_from(["a\\b", "tab\there", "line\nbreak", "cr\r", "x" * 30_000, "ü" * 26_000]),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.sampled_from(["2024-05-01T08:00:00Z", "2024-05-01T08:00:00.5+08:00", "2024-05-01", "not a date", ""]),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.dictionaries(st.sampled_from(["zone", "other"]), st.text(max_size=5), max_size=2),
+)
+points = st.dictionaries(st.sampled_from([*KEYS, "unknown", "name"]), values, max_size=8)
+
+
+def outcome(encode: Any, point: dict[str, Any]) -> tuple[str, Any]:
+    try:
+        return "ok", encode(point)
+    except wire.PointError as err:
+        return "error", (err.code, err.field, err.problem)
+
+
+@settings(max_examples=400, deadline=None)
+@given(point=points, mapped=st.booleans())
+def test_same_bytes_or_same_error_as_point_encoder(point: dict[str, Any], mapped: bool) -> None:
+    field_map = {"name": "user", "unknown": None} if mapped else None
+    slow = wire.PointEncoder(FIELDS, field_map=field_map)
+    fast = FastPointEncoder(slow)
+    assert outcome(fast.encode, point) == outcome(slow.encode, point)
+    assert outcome(fast.encode, point) == outcome(slow.encode, point)  # again, with the date cache warm
+
+
+def test_without_a_schema_it_is_the_point_encoder() -> None:
+    slow = wire.PointEncoder(None)
+    assert FastPointEncoder(slow).encode({"a": 1, "b": "x"}) == slow.encode({"a": 1, "b": "x"})
