@@ -8,13 +8,18 @@ by one predicate, :meth:`PandoraHook.is_retryable`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import gzip as gzip_module
+import hashlib
 import json
 import logging
 import os
 import ssl
+import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -236,6 +241,74 @@ def _compact(body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
+class _SharedAsyncClients:
+    """One ``httpx.AsyncClient`` per event loop and connection settings, shared by the hooks in that loop.
+
+    Why: building a client loads the CA bundle (about 25 ms of CPU, on the event loop) and opens a pool of
+    its own, so a triggerer waiting on a thousand Pandora jobs (a hook per trigger) would stall its loop
+    for half a minute and hold a thousand connections. Clients are reference-counted: the last hook to
+    close closes the client, so none outlives its users; a loop that is gone takes its clients with it.
+
+    Each client comes with a gate of :data:`MAX_ASYNC_IN_FLIGHT` requests: httpcore matches its queued
+    requests against its connections on every change (quadratic), so a thousand requests queued in the
+    pool itself would cost seconds of CPU; waiting at the gate costs nothing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], list[Any]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @staticmethod
+    def _key(config: PandoraConnectionConfig) -> tuple[Any, ...]:
+        # The secret key is part of the client (its auth); keyed by a digest so no copy of it is kept here.
+        secret = hashlib.sha256(config.secret_key.encode("utf-8")).hexdigest()
+        return (config.endpoint, config.access_key, secret, config.verify, config.timeout)
+
+    def acquire(self, config: PandoraConnectionConfig) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        key = self._key(config)
+        with self._lock:
+            clients = self._by_loop.setdefault(loop, {})
+            entry = clients.get(key)
+            if entry is None or entry[0].is_closed:
+                client = httpx.AsyncClient(
+                    base_url=config.endpoint,
+                    auth=auth.httpx_auth(config.access_key, config.secret_key),
+                    headers={"User-Agent": USER_AGENT.replace("python-requests", "python-httpx")},
+                    verify=config.verify,
+                    timeout=httpx.Timeout(config.timeout, connect=min(10.0, config.timeout)),
+                    limits=httpx.Limits(
+                        max_connections=MAX_ASYNC_IN_FLIGHT, max_keepalive_connections=MAX_ASYNC_IN_FLIGHT
+                    ),
+                )
+                entry = clients[key] = [client, 0, asyncio.Semaphore(MAX_ASYNC_IN_FLIGHT)]
+            entry[1] += 1
+            return entry[0], entry[2]
+
+    async def release(self, client: httpx.AsyncClient) -> None:
+        close = True
+        with self._lock:
+            for clients in self._by_loop.values():
+                for key, entry in list(clients.items()):
+                    if entry[0] is client:
+                        entry[1] -= 1
+                        close = entry[1] <= 0
+                        if close:
+                            del clients[key]
+                        break
+        if close:
+            await client.aclose()
+
+
+MAX_ASYNC_IN_FLIGHT = 32
+"""Requests one event loop sends at once per connection setting (and keep-alive connections it keeps)."""
+_SHARED_ASYNC_CLIENTS = _SharedAsyncClients()
+
+
 # --------------------------------------------------------------------------------------------
 # The hook
 # --------------------------------------------------------------------------------------------
@@ -273,6 +346,7 @@ class PandoraHook(BaseHook):
         self._retry_limit = retry_limit
         self._retry_delay = retry_delay
         self._async_client: httpx.AsyncClient | None = None
+        self._async_gate: asyncio.Semaphore | None = None
         self._async_config: PandoraConnectionConfig | None = None
 
     def __repr__(self) -> str:
@@ -444,16 +518,8 @@ class PandoraHook(BaseHook):
 
     async def _aclient(self) -> httpx.AsyncClient:
         if self._async_client is None:
-            import httpx
-
             config = await self._aconfig()
-            self._async_client = httpx.AsyncClient(
-                base_url=config.endpoint,
-                auth=auth.httpx_auth(config.access_key, config.secret_key),
-                headers={"User-Agent": USER_AGENT.replace("python-requests", "python-httpx")},
-                verify=config.verify,
-                timeout=httpx.Timeout(config.timeout, connect=min(10.0, config.timeout)),
-            )
+            self._async_client, self._async_gate = _SHARED_ASYNC_CLIENTS.acquire(config)
         return self._async_client
 
     async def arequest(
@@ -471,8 +537,11 @@ class PandoraHook(BaseHook):
         method = method.upper()
         retry = self._idempotent(method, path) if retry is None else retry
 
+        gate = self._async_gate or contextlib.nullcontext()
+
         async def send() -> Any:
-            response = await client.request(method, path, params=params, json=json_body)
+            async with gate:
+                response = await client.request(method, path, params=params, json=json_body)
             return self._handle(method, path, response.status_code, response.content, response.headers)[0]
 
         if not retry:
@@ -480,9 +549,10 @@ class PandoraHook(BaseHook):
         return await tenacity.AsyncRetrying(**self._retry_kwargs(config, config.retry_limit))(send)
 
     async def aclose(self) -> None:
+        """Let go of the shared async client (closed once the last hook of this loop using it lets go)."""
         if self._async_client is not None:
-            await self._async_client.aclose()
-            self._async_client = None
+            client, self._async_client, self._async_gate = self._async_client, None, None
+            await _SHARED_ASYNC_CLIENTS.release(client)
 
     async def __aenter__(self) -> PandoraHook:
         return self
