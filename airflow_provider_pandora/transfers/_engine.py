@@ -25,6 +25,7 @@ from __future__ import annotations
 import gzip as gzip_module
 import hashlib
 import json
+import json.scanner
 import logging
 import re
 import time
@@ -52,6 +53,8 @@ MAX_IN_FLIGHT_LIMIT = 16
 """The hook's connection pool holds 16 connections."""
 DEFAULT_ATTEMPTS = 5
 PROGRESS_EVERY = 5.0
+LOGGED_BAD_LINES = 10
+"""The first bad lines are logged one by one; the rest only counted (and dead-lettered)."""
 #: Codes meaning "this batch's content is refused": bisect to find the bad points.
 CONTENT_CODES = frozenset({"E18005", "E18007", "E18008", "E18104", "E18106", "E18110", "E18111", "E18123"})
 CHECKPOINT_VERSION = 1
@@ -352,17 +355,29 @@ def encode_lines(
     return lines, nos, starts, bad
 
 
-def jsonl_converter(encode: Callable[[Any], bytes]) -> Callable[[bytes, int], bytes | None]:
+def jsonl_converter(fast: FastPointEncoder) -> Callable[[bytes, int], bytes | None]:
+    """JSON line -> wire line: ``json``'s C scanner (skipping ``json.loads``' wrappers), then ``fast``."""
+    scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined,arg-type]
     loads = json.loads
+    encode = fast.encode
 
     def jsonl(raw: bytes, line_no: int) -> bytes:
         try:
-            point = loads(raw.decode("utf-8"))  # str: json skips sniffing the encoding
+            text = raw.decode("utf-8")
+            if text[:1].isspace():
+                point = loads(text)
+            else:
+                try:
+                    point, end = scan(text, 0)
+                except StopIteration as stop:
+                    raise json.JSONDecodeError("Expecting value", text, stop.value) from None
+                if end != len(text) and text[end:].strip():
+                    raise json.JSONDecodeError("Extra data", text, end)
         except ValueError as err:
             raise wire.PointError("line", f"is not JSON: {err}") from None
-        if not isinstance(point, dict):
+        if type(point) is not dict:
             raise wire.PointError("line", f"is JSON {type(point).__name__}, expected an object")
-        return encode(point)
+        return encode(point, b"\\" not in raw)  # no backslash: no string needs escaping
 
     return jsonl
 
@@ -373,18 +388,12 @@ _worker_convert: Callable[[bytes, int], bytes | None] | None = None
 def _worker_init(schema: Any, field_map: Any) -> None:
     """Encoding process: build the same encoder as the parent (encoders hold closures, not picklable)."""
     global _worker_convert
-    _worker_convert = jsonl_converter(FastPointEncoder(wire.PointEncoder(schema, field_map=field_map)).encode)
+    _worker_convert = jsonl_converter(FastPointEncoder(wire.PointEncoder(schema, field_map=field_map)))
 
 
 def _worker_encode(data: bytes, offset: int, line: int, max_line: int, stop: bool) -> _Lines:
     assert _worker_convert is not None
     return encode_lines(_worker_convert, data, offset, line, max_line, stop)
-
-
-class PushClient(Protocol):
-    """What the transfer needs from :class:`~airflow_provider_pandora.hooks.pandora.PandoraHook`."""
-
-    def push_batch(self, repo: str, body: bytes, *, gzip: bool = False, retry: bool = False) -> str | None: ...
 
 
 class Transfer:
@@ -567,8 +576,13 @@ class Transfer:
                 self._dead_letter = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in run()
             self._dead_letter.write(bad.to_json() + "\n")
             self._dead_letter.flush()
-        else:
-            self.log.debug("skipped bad line: %s", bad.describe())
+        if self.bad_lines <= LOGGED_BAD_LINES:
+            self.log.warning(
+                "bad line (%s): %s%s",
+                policy,
+                bad.describe(),
+                "; later ones are only counted" if self.bad_lines == LOGGED_BAD_LINES else "",
+            )
 
     def _fail_before(self, index: int, source: Source, bad: BadLine, offset: int, line: int) -> None:
         """``fail``: deliver everything before the bad line, checkpoint at it, then raise."""
@@ -724,7 +738,7 @@ class Transfer:
         assert encoder is not None
         encode = encoder.encode
         if fmt == "jsonl":
-            return jsonl_converter(FastPointEncoder(encoder).encode)  # same bytes as encoder.encode, faster
+            return jsonl_converter(FastPointEncoder(encoder))  # same bytes as encoder.encode, faster
         return self._csv_converter(encode)
 
     def _csv_converter(self, encode: Callable[..., bytes]) -> Callable[[bytes, int], bytes | None]:

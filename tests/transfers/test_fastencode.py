@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,7 @@ KEYS = [f["key"] for f in SCHEMA]
 values = st.one_of(
     st.none(),
     st.text(max_size=30),
-    st.sampled_from(["a\\b", "tab\there", "line\nbreak", "cr\r", "x" * 30_000, "ü" * 26_000]),
+    st.sampled_from(["a\\b", "tab\there", "line\nbreak", "cr\r", "x" * 30_000, "ü" * 26_000, "ü" * 25_570]),
     st.integers(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
@@ -43,10 +44,36 @@ def test_same_bytes_or_same_error_as_point_encoder(point: dict[str, Any], mapped
     field_map = {"name": "user", "unknown": None} if mapped else None
     slow = wire.PointEncoder(FIELDS, field_map=field_map)
     fast = FastPointEncoder(slow)
-    assert outcome(fast.encode, point) == outcome(slow.encode, point)
-    assert outcome(fast.encode, point) == outcome(slow.encode, point)  # again, with the date cache warm
+    expected = outcome(slow.encode, point)
+    assert outcome(fast.encode, point) == expected
+    assert outcome(fast.encode, point) == expected  # again: compiled for this key order, date cache warm
+    clean = not any(isinstance(v, str) and any(c in v for c in "\\\t\r\n") for v in point.values())
+    if clean:
+        assert outcome(lambda p: fast.encode(p, True), point) == expected
 
 
 def test_without_a_schema_it_is_the_point_encoder() -> None:
     slow = wire.PointEncoder(None)
     assert FastPointEncoder(slow).encode({"a": 1, "b": "x"}) == slow.encode({"a": 1, "b": "x"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(point=points, indent=st.sampled_from(["", " ", "\t"]), tail=st.sampled_from(["", " ", " x", "}"]))
+def test_jsonl_lines_encode_as_json_loads_then_point_encoder(point: dict[str, Any], indent: str, tail: str) -> None:
+    import json
+
+    from airflow_provider_pandora.transfers._engine import jsonl_converter
+
+    slow = wire.PointEncoder(FIELDS)
+    convert = jsonl_converter(FastPointEncoder(slow))
+    try:
+        text = indent + json.dumps(point, ensure_ascii=False, allow_nan=True) + tail
+    except (TypeError, ValueError):
+        return
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        with pytest.raises(wire.PointError, match="is not JSON"):
+            convert(text.encode(), 1)
+        return
+    assert outcome(lambda _: convert(text.encode(), 1), parsed) == outcome(slow.encode, parsed)
