@@ -256,7 +256,12 @@ def test_pandora_lines_refused_by_the_server_are_found_by_bisection(
 
 # ---- faults ------------------------------------------------------------------------------------------
 def test_5xx_429_and_dropped_connections_are_retried(
-    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+    repo: str,
+    pandora: PandoraEmulator,
+    context: dict[str, Any],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     source = write_lines(tmp_path / "in.jsonl", simple(3000))
     data = f"/v2/repos/{REPO}/data"
@@ -267,6 +272,9 @@ def test_5xx_429_and_dropped_connections_are_retried(
     assert result["retries"] == 4
     assert result["points"] == 3000
     assert Counter(users(pandora)) == Counter(f"u{i}" for i in range(3000))  # nothing lost, nothing twice
+    logged = caplog.text + "".join(capsys.readouterr())
+    assert "retrying" in logged
+    assert pandora.secret_key not in logged
 
 
 def test_timeouts_are_retried_and_possible_duplicates_counted(
