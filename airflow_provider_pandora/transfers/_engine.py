@@ -46,6 +46,8 @@ FORMATS = ("jsonl", "csv", "pandora")
 BAD_LINE_POLICIES = ("fail", "skip", "dead_letter")
 READ_CHUNK = 1 << 20
 """Bytes read from a source at a time (the pass-through reads up to one batch instead)."""
+PROCESS_BLOCK = 2 * 1024 * 1024
+"""Bytes per block handed to an encoding process (about one batch once encoded)."""
 DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
 """Longer lines are bad lines, discarded while streaming (a point must stay below 2 MiB anyway)."""
 DEFAULT_MAX_IN_FLIGHT = 3
@@ -170,7 +172,13 @@ def _skip(stream: IO[bytes], count: int) -> None:
 
 
 def read_blocks(
-    stream: IO[bytes], offset: int, line: int, *, max_line: int, block_bytes: int | None = None
+    stream: IO[bytes],
+    offset: int,
+    line: int,
+    *,
+    max_line: int,
+    block_bytes: int | None = None,
+    chunk: int = READ_CHUNK,
 ) -> Iterator[_Block | _TooLong]:
     """Blocks of whole lines from ``stream`` (already at ``offset``), and markers for overlong lines.
 
@@ -179,7 +187,7 @@ def read_blocks(
     pending = b""
     skipping: _TooLong | None = None
     while True:
-        want = READ_CHUNK if block_bytes is None else max(1, block_bytes - len(pending))
+        want = chunk if block_bytes is None else max(1, block_bytes - len(pending))
         data = stream.read(want)
         if not data:
             break
@@ -391,9 +399,42 @@ def _worker_init(schema: Any, field_map: Any) -> None:
     _worker_convert = jsonl_converter(FastPointEncoder(wire.PointEncoder(schema, field_map=field_map)))
 
 
-def _worker_encode(data: bytes, offset: int, line: int, max_line: int, stop: bool) -> _Lines:
+_Batches = tuple[list[tuple[bytes, list[int], int, int]], list[tuple[int, int, str, str | None, bytes | None]]]
+"""Batches ``(body, line numbers, end offset, end line)`` cut within one block, and its bad lines."""
+
+
+def _worker_batches(data: bytes, offset: int, line: int, max_line: int, stop: bool, max_batch: int) -> _Batches:
+    """Encoding process: encode a block and cut it into batches, so the parent only posts them.
+
+    Batches do not span blocks here (the parent would otherwise touch every line again).
+    """
     assert _worker_convert is not None
-    return encode_lines(_worker_convert, data, offset, line, max_line, stop)
+    lines, nos, starts, bad = encode_lines(_worker_convert, data, offset, line, max_line, stop)
+    builder = wire.BatchBuilder(max_batch)
+    batches: list[tuple[bytes, list[int], int, int]] = []
+    current: list[int] = []
+    for wire_line, line_no, start in zip(lines, nos, starts, strict=True):
+        try:
+            full = builder.add(wire_line)
+        except wire.PointError as err:  # a point of 2 MiB or more
+            too_big = (line_no, start, err.problem, err.field, None)
+            if stop:
+                bad = [too_big]
+                break
+            bad.append(too_big)
+            continue
+        if full is not None:
+            batches.append((wire.body_of(full), current, start, line_no - 1))
+            current = []
+        current.append(line_no)
+    if len(builder):
+        if stop and bad:
+            end_offset, end_line = bad[0][1], bad[0][0] - 1
+        else:
+            end_offset, end_line = offset + len(data), line + data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        batches.append((wire.body_of(builder.take()), current, end_offset, end_line))
+    bad.sort(key=lambda item: item[0])
+    return batches, bad
 
 
 class Transfer:
@@ -441,7 +482,7 @@ class Transfer:
         self._header: list[str] | None = None
         self._max_line = options.max_line_bytes
         self._procs: Any = None  # a ProcessPoolExecutor with encode_processes
-        self._pending: deque[Future[_Lines]] = deque()
+        self._pending: deque[Future[_Batches]] = deque()
 
     # ---- public ------------------------------------------------------------------------------
     def run(self, sources: Sequence[Source]) -> dict[str, Any]:
@@ -615,7 +656,12 @@ class Transfer:
         end_offset, end_line = offset, line
         try:
             for block in read_blocks(
-                stream, offset, line, max_line=max_line, block_bytes=budget if passthrough else None
+                stream,
+                offset,
+                line,
+                max_line=max_line,
+                block_bytes=budget if passthrough else None,
+                chunk=PROCESS_BLOCK if self._procs is not None else READ_CHUNK,
             ):
                 if isinstance(block, _TooLong):
                     self._apply_pending(index, source, 0)
@@ -647,7 +693,7 @@ class Transfer:
                 elif self._procs is not None:
                     stop = opts.on_bad_line == "fail"
                     args = (block.data, block.offset, block.line, self._max_line, stop)
-                    self._pending.append(self._procs.submit(_worker_encode, *args))
+                    self._pending.append(self._procs.submit(_worker_batches, *args, opts.max_batch_bytes))
                     self._apply_pending(index, source, 2 * opts.encode_processes)
                 else:
                     self._lines(index, source, block)
@@ -688,7 +734,10 @@ class Transfer:
     def _apply_pending(self, index: int, source: Source, limit: int) -> None:
         """Batch what the encoding processes returned, in source order, keeping ``limit`` blocks queued."""
         while len(self._pending) > limit or (self._pending and self._pending[0].done()):
-            self._feed(index, source, self._pending.popleft().result())
+            batches, bad = self._pending.popleft().result()
+            for body, nos, end_offset, end_line in batches:
+                self._submit(_Batch(index, source.name, body, len(nos), nos[0], nos, end_offset, end_line))
+            self._apply_bad(index, source, bad)
 
     def _lines(self, index: int, source: Source, block: _Block) -> None:
         """The per-line path in this process: decode, convert and encode each line, then batch."""
@@ -714,8 +763,11 @@ class Transfer:
                 done, self._nos = self._nos, []
                 self._submit(self._encoded_batch(index, name, full, done, start, line_no - 1))
             self._nos.append(line_no)
+        self._apply_bad(index, source, bad)
+
+    def _apply_bad(self, index: int, source: Source, bad: list[tuple[int, int, str, str | None, bytes | None]]) -> None:
         for line_no, start, problem, field_name, raw in bad:
-            found = BadLine(name, line_no, problem, field_name, raw)
+            found = BadLine(source.name, line_no, problem, field_name, raw)
             if self.options.on_bad_line == "fail":
                 self._fail_before(index, source, found, start, line_no - 1)
             self._bad(found)

@@ -23,17 +23,21 @@ DATA = f"/v2/repos/{REPO}/data"
 
 
 def transfer(store: MemoryCheckpoints, fmt: str = "jsonl", **hooks: Any) -> Transfer:
-    options = TransferOptions(repo=REPO, format=fmt, max_batch_bytes=4096, attempts=3, max_in_flight=3)
+    processes = 2 if fmt == "jsonl+processes" else 0
+    fmt = fmt.split("+")[0]
+    options = TransferOptions(
+        repo=REPO, format=fmt, max_batch_bytes=4096, attempts=3, max_in_flight=3, encode_processes=processes
+    )
     return Transfer(PandoraHook(), options, checkpoints=store, sources_spec="test", **hooks)
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "pandora"])
+@pytest.mark.parametrize("fmt", ["jsonl", "jsonl+processes", "pandora"])
 def test_killed_transfer_resumes_and_every_point_lands_once_except_counted(
     repo: str, pandora: PandoraEmulator, tmp_path: Path, fmt: str
 ) -> None:
     first = tmp_path / "a.jsonl.gz"
     second = tmp_path / "b.jsonl"
-    if fmt == "jsonl":
+    if fmt.startswith("jsonl"):
         write_lines(first, jsonl({"user": f"u{i}", "hits": i} for i in range(N // 2)))
         write_lines(second, jsonl({"user": f"u{i}", "hits": i} for i in range(N // 2, N)))
     else:
