@@ -7,7 +7,9 @@ Why it is shaped this way:
   accepted; a line longer than ``max_line_bytes`` is discarded as it streams, so memory stays
   O(chunk + longest allowed line) whatever the input size.
 * **One encoder, one batcher.** Values go through :class:`~airflow_provider_pandora.wire.PointEncoder`
-  and points into :class:`~airflow_provider_pandora.wire.BatchBuilder`, as for ``PandoraPushDataOperator``.
+  and points into :class:`~airflow_provider_pandora.wire.BatchBuilder`, as for ``PandoraPushDataOperator``;
+  JSON lines take :class:`~airflow_provider_pandora.transfers._fastencode.FastPointEncoder` in front of it
+  (the same bytes, property-tested), optionally in ``encode_processes`` worker processes.
   ``pandora`` lines are passed through: a chunk of well-formed lines *is* the request body.
 * **Overlap.** Up to ``max_in_flight`` batches are posted (and gzipped) on worker threads while the
   main thread reads and encodes the next ones; results are settled in order on the main thread,
@@ -17,7 +19,10 @@ Why it is shaped this way:
   still land. After every acknowledged batch the position (source, byte offset, line) is saved, so
   a retried task starts after the last acknowledged batch. A batch that failed after the server may
   have stored it (5xx, timeout, dropped connection) and then succeeded may be stored twice: its
-  points are counted in ``possible_duplicates`` and logged.
+  points are counted in ``possible_duplicates`` and logged. So are points the next try sends again
+  because they landed beyond the checkpoint (a batch that landed after an earlier one failed, the
+  good points of a batch whose bad point failed the task); the count travels with the checkpoint.
+  Bad lines past the checkpoint are met again by the next try (counted, dead-lettered again).
 """
 
 from __future__ import annotations
