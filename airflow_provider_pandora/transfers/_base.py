@@ -129,8 +129,9 @@ class BaseTransferOperator(PandoraBaseOperator):
     """Stream lines from sources into ``repo``; subclasses say what the sources are.
 
     :param repo: the destination repo.
-    :param format: ``jsonl`` (one object per line), ``csv`` (header row; ``csv_delimiter``) or
-        ``pandora`` (lines already in the push format, passed through unchanged).
+    :param format: ``jsonl`` (one object per line), ``csv`` (header row, then one record per line:
+        quoted cells cannot span lines; ``csv_delimiter``; empty cells are left out) or ``pandora``
+        (lines already in the push format, passed through unchanged).
     :param schema: the repo schema (spec dicts); fetched from the repo when not given.
     :param field_map: rename keys before encoding (``{"src": "dest"}``), ``None`` as target drops a key.
     :param on_bad_line: ``fail`` (default; the error names source, line, field and reason), ``skip``

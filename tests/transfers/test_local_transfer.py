@@ -289,3 +289,11 @@ def test_timeouts_are_retried_and_possible_duplicates_counted(
     stored = Counter(users(pandora))
     assert set(stored) == {f"u{i}" for i in range(50)}
     assert sum(stored.values()) - 50 <= result["possible_duplicates"]
+
+
+def test_the_local_transfer_never_needs_boto3() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['boto3'] = None; import airflow_provider_pandora.transfers.local_to_pandora"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
