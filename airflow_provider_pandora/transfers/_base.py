@@ -222,10 +222,15 @@ class BaseTransferOperator(PandoraBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         options = self.transfer_options()
+        checkpoints = checkpoint_store(context)
+        if isinstance(checkpoints, VariableCheckpoints):
+            self.log.info("checkpoints go to the Airflow Variable %r (deleted on success)", checkpoints.key)
+        elif checkpoints is not None:
+            self.log.info("checkpoints go to the task state store, key %r", CHECKPOINT_STATE_KEY)
         transfer = Transfer(
             self.hook,
             options,
-            checkpoints=checkpoint_store(context),
+            checkpoints=checkpoints,
             sources_spec=self.sources_spec(),
             logger=self.log,
         )
