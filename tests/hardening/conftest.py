@@ -115,3 +115,8 @@ def request_count(emulator: PandoraEmulator, path_prefix: str = "/") -> int:
 def conn_json(emulator: PandoraEmulator, **extra: Any) -> str:
     extra.setdefault("retry_delay", 0.01)
     return emulator.connection_json(**extra)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here (not in pyproject) so the hardening suite carries its own marker.
+    config.addinivalue_line("markers", "slow: a hardening test that takes tens of seconds (fuzzing, load)")

@@ -32,6 +32,7 @@ MS = 0.002
 """The emulator logs request times in milliseconds: two stamps may each be off by up to 1 ms."""
 
 
+@pytest.mark.slow
 def test_many_triggers_in_one_loop_poll_once_per_interval_and_fire_on_the_first_poll_after_the_end(
     pandora_emulator: PandoraEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

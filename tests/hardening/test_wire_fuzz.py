@@ -57,6 +57,7 @@ def _same(schema: tuple[Field, ...], got: dict[str, Any], sent: dict[str, Any]) 
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_ten_thousand_generated_points_round_trip_over_http(
     pandora_emulator: PandoraEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
