@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import IO, cast
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -49,7 +50,7 @@ def test_lines_numbers_and_offsets_survive_any_chunking(
 
     seen: dict[int, tuple[bytes | None, int]] = {}
     offset = 0
-    for item in read_blocks(Trickle(data, step), 0, 0, max_line=max_line, chunk=chunk):
+    for item in read_blocks(cast(IO[bytes], Trickle(data, step)), 0, 0, max_line=max_line, chunk=chunk):
         if isinstance(item, _TooLong):
             assert item.offset == offset
             assert item.length > max_line
@@ -75,13 +76,13 @@ def test_lines_numbers_and_offsets_survive_any_chunking(
     # resuming at any line start gives the same lines from there on
     if pieces:
         k = min(start, len(pieces) - 1)
-        stream = Trickle(data[offsets[k] :], step)
+        stream = cast(IO[bytes], Trickle(data[offsets[k] :], step))
         again = [
             item.data
             for item in read_blocks(stream, offsets[k], k, max_line=max_line, chunk=chunk)
             if isinstance(item, _Block)
         ]
-        tail = [seen[n][0] for n in range(k + 1, len(pieces) + 1) if seen[n][0] is not None]
+        tail = [line for n in range(k + 1, len(pieces) + 1) if (line := seen[n][0]) is not None]
         rebuilt = b"".join(again).split(b"\n")
         if rebuilt and rebuilt[-1] == b"":
             rebuilt.pop()
