@@ -82,8 +82,9 @@ def test_lines_numbers_and_offsets_survive_any_chunking(
             for item in read_blocks(stream, offsets[k], k, max_line=max_line, chunk=chunk)
             if isinstance(item, _Block)
         ]
-        tail = [line for n in range(k + 1, len(pieces) + 1) if (line := seen[n][0]) is not None]
+        found = [seen[n][0] for n in range(k + 1, len(pieces) + 1)]
+        tail = [text for text in found if text is not None]
         rebuilt = b"".join(again).split(b"\n")
         if rebuilt and rebuilt[-1] == b"":
             rebuilt.pop()
-        assert [line for line in rebuilt if len(line) <= max_line] == [line for line in tail if len(line) <= max_line]
+        assert [x for x in rebuilt if len(x) <= max_line] == [x for x in tail if len(x) <= max_line]
