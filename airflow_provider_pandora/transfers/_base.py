@@ -65,9 +65,8 @@ class VariableCheckpoints:
         self.variable: Any = Variable
 
     def load(self) -> dict[str, Any] | None:
-        try:
-            raw = self.variable.get(self.key)
-        except KeyError:
+        raw = self.variable.get(self.key, None)  # positional default: the keyword differs across lines
+        if raw is None:
             return None
         try:
             value = json.loads(raw) if isinstance(raw, str) else raw
