@@ -333,25 +333,52 @@ _Lines = tuple[list[bytes], list[int], list[int], list[tuple[int, int, str, str 
 
 
 def encode_lines(
-    convert: Callable[[bytes, int], bytes | None], data: bytes, offset: int, line: int, max_line: int, stop: bool
+    convert: Callable[[bytes, int], bytes | None],
+    data: bytes,
+    offset: int,
+    line: int,
+    max_line: int,
+    stop: bool,
+    fast: FastPointEncoder | None = None,
 ) -> _Lines:
-    """Encode one block of whole lines; with ``stop`` nothing after the first bad line is encoded."""
+    """Encode one block of whole lines; with ``stop`` nothing after the first bad line is encoded.
+
+    With ``fast`` (JSON lines), a line that parses to an object whose key order has a compiled
+    encoder is encoded right here; anything else goes through ``convert``, which decides and explains.
+    """
     lines: list[bytes] = []
     nos: list[int] = []
     starts: list[int] = []
     bad: list[tuple[int, int, str, str | None, bytes | None]] = []
     end = offset + len(data)
     line_no = line
+    shapes = fast.compiled_shapes() if fast is not None else None
+    scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined,arg-type]
     for raw in data.split(b"\n"):
         start = offset
         offset += len(raw) + 1
         line_no += 1
         if raw.endswith(b"\r"):
             raw = raw[:-1]
-        if not raw.strip():
+        if not raw or raw.isspace():
             if offset > end:  # the empty piece after the final "\n"
                 break
             continue
+        if shapes is not None and len(raw) <= max_line:
+            try:
+                decoded = raw.decode("utf-8")
+                point, stop_at = scan(decoded, 0)
+            except (ValueError, StopIteration):
+                point = None
+            if type(point) is dict and stop_at == len(decoded):
+                compiled = shapes.get(tuple(point))
+                if compiled is not None:
+                    wire_text = compiled(point, b"\\" not in raw)
+                    if wire_text is not None:
+                        lines.append(wire_text.encode("utf-8"))
+                        nos.append(line_no)
+                        starts.append(start)
+                        continue
         try:
             if len(raw) > max_line:
                 raise wire.PointError("line", f"is longer than max_line_bytes={max_line}")
@@ -396,12 +423,14 @@ def jsonl_converter(fast: FastPointEncoder) -> Callable[[bytes, int], bytes | No
 
 
 _worker_convert: Callable[[bytes, int], bytes | None] | None = None
+_worker_fast: FastPointEncoder | None = None
 
 
 def _worker_init(schema: Any, field_map: Any) -> None:
     """Encoding process: build the same encoder as the parent (encoders hold closures, not picklable)."""
-    global _worker_convert
-    _worker_convert = jsonl_converter(FastPointEncoder(wire.PointEncoder(schema, field_map=field_map)))
+    global _worker_convert, _worker_fast
+    _worker_fast = FastPointEncoder(wire.PointEncoder(schema, field_map=field_map))
+    _worker_convert = jsonl_converter(_worker_fast)
 
 
 _Batches = tuple[list[tuple[bytes, list[int], int, int]], list[tuple[int, int, str, str | None, bytes | None]]]
@@ -414,7 +443,7 @@ def _worker_batches(data: bytes, offset: int, line: int, max_line: int, stop: bo
     Batches do not span blocks here (the parent would otherwise touch every line again).
     """
     assert _worker_convert is not None
-    lines, nos, starts, bad = encode_lines(_worker_convert, data, offset, line, max_line, stop)
+    lines, nos, starts, bad = encode_lines(_worker_convert, data, offset, line, max_line, stop, _worker_fast)
     builder = wire.BatchBuilder(max_batch)
     batches: list[tuple[bytes, list[int], int, int]] = []
     current: list[int] = []
@@ -486,6 +515,7 @@ class Transfer:
         self._nos: list[int] = []
         self._header: list[str] | None = None
         self._max_line = options.max_line_bytes
+        self._fast: FastPointEncoder | None = None
         self._procs: Any = None  # a ProcessPoolExecutor with encode_processes
         self._pending: deque[Future[_Batches]] = deque()
 
@@ -748,7 +778,9 @@ class Transfer:
         """The per-line path in this process: decode, convert and encode each line, then batch."""
         stop = self.options.on_bad_line == "fail"
         self._feed(
-            index, source, encode_lines(self._convert, block.data, block.offset, block.line, self._max_line, stop)
+            index,
+            source,
+            encode_lines(self._convert, block.data, block.offset, block.line, self._max_line, stop, self._fast),
         )
 
     def _feed(self, index: int, source: Source, encoded: _Lines) -> None:
@@ -795,7 +827,8 @@ class Transfer:
         assert encoder is not None
         encode = encoder.encode
         if fmt == "jsonl":
-            return jsonl_converter(FastPointEncoder(encoder))  # same bytes as encoder.encode, faster
+            self._fast = FastPointEncoder(encoder)  # same bytes as encoder.encode, faster
+            return jsonl_converter(self._fast)
         return self._csv_converter(encode)
 
     def _csv_converter(self, encode: Callable[..., bytes]) -> Callable[[bytes, int], bytes | None]:

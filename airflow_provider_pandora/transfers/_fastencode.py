@@ -65,6 +65,12 @@ class FastPointEncoder:
                 return text.encode("utf-8")  # type: ignore[no-any-return]
         return self._generic(original, point)
 
+    def compiled_shapes(self) -> dict[tuple[str, ...], Any] | None:
+        """Key order -> compiled ``f(point, clean) -> str | None`` (``None``: not compilable), filled by
+        :meth:`encode`; for callers that parse and dispatch themselves. ``None`` with a field map (the
+        functions take mapped points)."""
+        return None if self.field_map or not self.enabled else self._shapes
+
     def _compile(self, shape: tuple[str, ...]) -> Any:
         """A function for points with exactly these keys in this order, all of a simple kind.
 

@@ -77,3 +77,25 @@ def test_jsonl_lines_encode_as_json_loads_then_point_encoder(point: dict[str, An
             convert(text.encode(), 1)
         return
     assert outcome(lambda _: convert(text.encode(), 1), parsed) == outcome(slow.encode, parsed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(points, min_size=1, max_size=12), repeat=st.integers(1, 3), crlf=st.booleans())
+def test_block_encoding_with_the_inline_fast_path_matches_the_converter(
+    rows: list[dict[str, Any]], repeat: int, crlf: bool
+) -> None:
+    import json
+
+    from airflow_provider_pandora.transfers._engine import encode_lines, jsonl_converter
+
+    texts = []
+    for row in rows * repeat:  # repeated key orders get compiled, then take the inline path
+        try:
+            texts.append(json.dumps(row, ensure_ascii=False, allow_nan=True))
+        except (TypeError, ValueError):
+            texts.append("{broken")
+    data = "".join(t + ("\r\n" if crlf else "\n") for t in texts).encode()
+    reference = jsonl_converter(FastPointEncoder(wire.PointEncoder(FIELDS)))
+    expected = encode_lines(reference, data, 10, 5, 1 << 20, False)
+    fast = FastPointEncoder(wire.PointEncoder(FIELDS))
+    assert encode_lines(jsonl_converter(fast), data, 10, 5, 1 << 20, False, fast) == expected
