@@ -34,6 +34,7 @@ import json.scanner
 import logging
 import re
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -168,11 +169,29 @@ class _TooLong:
     end: int  # offset after it
 
 
+class _Named:
+    """A source stream whose read errors (truncated gzip, I/O) name the source."""
+
+    def __init__(self, stream: IO[bytes], name: str) -> None:
+        self.stream = stream
+        self.name = name
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.stream.read(size)
+        except (OSError, EOFError, zlib.error) as err:
+            raise TransferError("source", f"{self.name} cannot be read: {err}") from err
+
+    def close(self) -> None:
+        self.stream.close()
+
+
 def _skip(stream: IO[bytes], count: int) -> None:
     while count > 0:
         data = stream.read(min(count, READ_CHUNK))
         if not data:
-            raise TransferError("source", f"ended {count} bytes before the checkpointed offset")
+            name = getattr(stream, "name", "the source")
+            raise TransferError("source", f"{name} ended {count} bytes before the checkpointed offset")
         count -= len(data)
 
 
@@ -671,15 +690,16 @@ class Transfer:
         """The (decompressed) stream at ``offset`` and the raw one under it (both closed by the caller)."""
         if source.gzip:
             raw = source.open(0)
-            stream: IO[bytes] = gzip_module.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+            gz: IO[bytes] = gzip_module.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+            stream = _Named(gz, source.name)
             try:
-                _skip(stream, offset)
+                _skip(stream, offset)  # type: ignore[arg-type]
             except BaseException:
                 raw.close()
                 raise
-            return stream, raw
+            return stream, raw  # type: ignore[return-value]
         raw = source.open(offset)
-        return raw, raw
+        return _Named(raw, source.name), raw  # type: ignore[return-value]
 
     def _read_source(self, index: int, source: Source, offset: int, line: int) -> None:
         opts = self.options

@@ -297,3 +297,12 @@ def test_the_local_transfer_never_needs_boto3() -> None:
 
     code = "import sys; sys.modules['boto3'] = None; import airflow_provider_pandora.transfers.local_to_pandora"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_truncated_gzip_source_is_named_in_the_error(
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+) -> None:
+    whole = write_lines(tmp_path / "cut.jsonl.gz", simple(5000))
+    whole.write_bytes(whole.read_bytes()[:-40])
+    with pytest.raises(TransferError, match=r"cut\.jsonl\.gz cannot be read"):
+        run(context, whole)
