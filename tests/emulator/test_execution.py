@@ -227,8 +227,9 @@ def test_loop_and_crontab_schedules_fire_by_themselves(tmp_path: Path):
         wait_for(lambda: finished(api, "src", "cron"))
         assert len(history(api, "src", "every")) == 1
         clock.now += 5 * 60 + 1
-        wait_for(lambda: len(history(api, "src", "every")) == 2)
-        wait_for(lambda: len(history(api, "src", "cron")) == 2)
+        # Two runs each, and the newest one ended (a run shows in the history while it still runs).
+        wait_for(lambda: len(history(api, "src", "every")) == 2 and finished(api, "src", "every"))
+        wait_for(lambda: len(history(api, "src", "cron")) == 2 and finished(api, "src", "cron"))
         assert [p["user"] for p in emulator.points("o1")] == ["a", "a"]
 
 
