@@ -52,7 +52,7 @@ class PandoraSubmitJobOperator(PandoraCreateOperator):
         code: str,
         container: Mapping[str, Any],
         scheduler: Mapping[str, Any],
-        params: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(params=params, **kwargs)
@@ -105,7 +105,7 @@ class PandoraStartJobOperator(PandoraBaseOperator):
         *,
         repo: str,
         job: str,
-        params: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
         wait_for_completion: bool = True,
         poll_interval: float | str = 10.0,
         timeout: float | str | None = None,
