@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import BaseHook
 
+from airflow_provider_pandora.connection_form import form_widgets, ui_field_behaviour
 from airflow_provider_pandora.exceptions import KodoError, PandoraValidationError
+from airflow_provider_pandora.get_provider_info import _kodo_connection
 from airflow_provider_pandora.hooks.pandora import _as_bool, _mask
 
 if TYPE_CHECKING:
@@ -319,31 +321,9 @@ class KodoHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Airflow 2 form (Airflow 3 reads the declarative ``conn-fields`` instead)."""
-        from airflow_provider_pandora.get_provider_info import _kodo_connection
-
-        behaviour = _kodo_connection()["ui-field-behaviour"]
-        return {
-            "hidden_fields": behaviour["hidden-fields"],
-            "relabeling": behaviour["relabeling"],
-            "placeholders": behaviour["placeholders"],
-        }
+        return ui_field_behaviour(_kodo_connection())
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Airflow 2 form widgets for the extras (FAB/wtforms exist only in the Airflow 2 webserver)."""
-        from airflow.version import version as airflow_version
-
-        if not airflow_version.startswith("2."):
-            return {}
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, StringField
-
-        return {
-            "region": StringField(lazy_gettext("S3 region"), widget=BS3TextFieldWidget(), default=DEFAULT_REGION),
-            "addressing_style": StringField(lazy_gettext("Addressing style"), widget=BS3TextFieldWidget()),
-            "timeout": StringField(lazy_gettext("Timeout (seconds)"), widget=BS3TextFieldWidget()),
-            "retry_limit": StringField(lazy_gettext("Retry limit"), widget=BS3TextFieldWidget()),
-            "verify": BooleanField(lazy_gettext("Verify TLS"), default=True),
-            "ca_bundle": StringField(lazy_gettext("CA bundle path"), widget=BS3TextFieldWidget()),
-        }
+        """Airflow 2 form widgets for the extras, from the same declarative fields."""
+        return form_widgets(_kodo_connection())

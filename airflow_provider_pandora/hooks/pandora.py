@@ -33,6 +33,7 @@ from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_pandora import __version__, auth, wire
 from airflow_provider_pandora import schema as rules
+from airflow_provider_pandora.connection_form import form_widgets, ui_field_behaviour
 from airflow_provider_pandora.exceptions import (
     PandoraApiError,
     PandoraAuthError,
@@ -41,6 +42,7 @@ from airflow_provider_pandora.exceptions import (
     PandoraValidationError,
     error_from_response,
 )
+from airflow_provider_pandora.get_provider_info import _pandora_connection
 
 if TYPE_CHECKING:
     import httpx
@@ -1151,35 +1153,12 @@ class PandoraHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Airflow 2 form (Airflow 3 reads the declarative ``conn-fields`` instead)."""
-        from airflow_provider_pandora.get_provider_info import _pandora_connection
-
-        behaviour = _pandora_connection()["ui-field-behaviour"]
-        return {
-            "hidden_fields": behaviour["hidden-fields"],
-            "relabeling": behaviour["relabeling"],
-            "placeholders": behaviour["placeholders"],
-        }
+        return ui_field_behaviour(_pandora_connection())
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Airflow 2 form widgets for the extras (FAB/wtforms exist only in the Airflow 2 webserver)."""
-        from airflow.version import version as airflow_version
-
-        if not airflow_version.startswith("2."):
-            return {}
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, StringField
-
-        return {
-            "region": StringField(lazy_gettext("Region"), widget=BS3TextFieldWidget(), default=DEFAULT_REGION),
-            "timeout": StringField(lazy_gettext("Timeout (seconds)"), widget=BS3TextFieldWidget()),
-            "retry_limit": StringField(lazy_gettext("Retry limit"), widget=BS3TextFieldWidget()),
-            "retry_delay": StringField(lazy_gettext("Retry delay (seconds)"), widget=BS3TextFieldWidget()),
-            "verify": BooleanField(lazy_gettext("Verify TLS"), default=True),
-            "ca_bundle": StringField(lazy_gettext("CA bundle path"), widget=BS3TextFieldWidget()),
-            "console_url": StringField(lazy_gettext("Console URL"), widget=BS3TextFieldWidget()),
-        }
+        """Airflow 2 form widgets for the extras, from the same declarative fields."""
+        return form_widgets(_pandora_connection())
 
 
 def _history_size(since: datetime | None, run_id: int | None = None, after_run_id: int | None = None) -> int:

@@ -82,3 +82,13 @@ def test_airflow_2_form_matches_the_declarative_fields():
     behaviour = PandoraHook.get_ui_field_behaviour()
     assert behaviour["hidden_fields"] == declared["ui-field-behaviour"]["hidden-fields"]
     assert behaviour["relabeling"]["password"] == "Secret Key (SK)"
+    widgets = PandoraHook.get_connection_form_widgets()
+    from airflow.version import version
+
+    if version.startswith("2."):
+        assert set(widgets) == set(declared["conn-fields"])
+        # wtforms' unbound fields keep their constructor arguments: defaults come from the declared schema.
+        assert widgets["region"].kwargs["default"] == "nb"
+        assert widgets["verify"].kwargs["default"] is True
+    else:
+        assert widgets == {}
