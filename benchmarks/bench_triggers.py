@@ -18,44 +18,20 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from benchmarks.bench_emulator import _emulator
 
 TRIGGERS = 1_000
 INTERVAL = 5.0
 DURATIONS = (5.0, 10.0, 15.0)
 MEMORY_BUDGET_KIB = 64.0
 CONN_ID = "pandora_bench_triggers"
-
-
-@contextmanager
-def _emulator() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="pandora-bench-triggers-") as data_dir:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_pandora.emulator", "--port", "0", "--data-dir", data_dir],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline().strip()
-            if not line.startswith("PANDORA_EMULATOR_URL="):
-                raise RuntimeError(f"the emulator did not start: {line!r}")
-            yield line.split("=", 1)[1]
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def _rss_kib() -> float:
