@@ -281,7 +281,7 @@ class _SharedAsyncClients:
                     base_url=config.endpoint,
                     auth=auth.httpx_auth(config.access_key, config.secret_key),
                     headers={"User-Agent": USER_AGENT.replace("python-requests", "python-httpx")},
-                    verify=config.verify,
+                    verify=_ssl_verify(config.verify),
                     timeout=httpx.Timeout(config.timeout, connect=min(10.0, config.timeout)),
                     limits=httpx.Limits(
                         max_connections=MAX_ASYNC_IN_FLIGHT, max_keepalive_connections=MAX_ASYNC_IN_FLIGHT
@@ -1191,6 +1191,15 @@ def select_run(
         since = since.replace(tzinfo=UTC)
     candidates = [r for r in runs if r.start_time is not None and r.start_time >= since]
     return min(candidates, key=lambda r: r.start_time or since) if candidates else None
+
+
+def _ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    """httpx's form of ``verify``: a CA bundle path becomes an SSL context (httpx deprecates paths)."""
+    if isinstance(verify, bool):
+        return verify
+    if os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
 
 
 def is_certificate_error(exc: BaseException) -> bool:
