@@ -24,7 +24,7 @@ from airflow.providers.common.compat.sdk import BaseHook
 from airflow_provider_pandora.connection_form import form_widgets, ui_field_behaviour
 from airflow_provider_pandora.exceptions import KodoError, PandoraValidationError
 from airflow_provider_pandora.get_provider_info import _kodo_connection
-from airflow_provider_pandora.hooks.pandora import _as_bool, _mask
+from airflow_provider_pandora.hooks.pandora import _mask, connection_endpoint, connection_verify
 
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
@@ -70,20 +70,14 @@ class KodoConnectionConfig:
             raise PandoraValidationError(
                 "connection", f"{conn.conn_id!r} needs the Kodo access key as login and the secret key as password"
             )
-        host = (conn.host or "").strip().rstrip("/")
-        if not host:
+        if not (conn.host or "").strip():
             raise PandoraValidationError(
                 "connection.host", f"{conn.conn_id!r} needs the S3 endpoint, e.g. https://s3.cn-east-1.qiniucs.com"
             )
-        endpoint = host if "://" in host else f"{extra.get('scheme') or conn.schema or 'https'}://{host}"
-        if conn.port and endpoint.count(":") < 2:
-            endpoint = f"{endpoint}:{conn.port}"
-        if not endpoint.startswith(("http://", "https://")):
-            raise PandoraValidationError("connection.host", f"{endpoint!r} must start with http:// or https://")
+        endpoint = connection_endpoint(conn, extra, None)
         style = str(extra.get("addressing_style") or "path").strip().lower()
         if style not in ADDRESSING_STYLES:
             raise PandoraValidationError("connection.extra.addressing_style", f"{style!r} is not path or virtual")
-        ca_bundle = extra.get("ca_bundle")
         return cls(
             endpoint=endpoint,
             access_key=conn.login,
@@ -92,7 +86,7 @@ class KodoConnectionConfig:
             addressing_style=style,
             timeout=float(extra.get("timeout") or DEFAULT_TIMEOUT),
             retry_limit=max(1, int(extra.get("retry_limit") or DEFAULT_RETRY_LIMIT)),
-            verify=ca_bundle if ca_bundle else _as_bool(extra.get("verify"), True),
+            verify=connection_verify(extra),
         )
 
 

@@ -185,6 +185,34 @@ def _as_bool(value: Any, default: bool) -> bool:
     return str(value).strip().lower() not in ("false", "0", "no", "off")
 
 
+def connection_endpoint(conn: Any, extra: Mapping[str, Any], default: str | None) -> str:
+    """``scheme://host[:port]`` from a connection's host (a URL or a bare host), ``schema``/port and extras.
+
+    Shared by the ``pandora`` and ``kodo`` connections; ``default`` is used when the host is empty
+    (``None``: the host is required).
+    """
+    host = (conn.host or "").strip().rstrip("/")
+    if not host:
+        if default is None:
+            raise PandoraValidationError("connection.host", f"{conn.conn_id!r} needs the endpoint URL as host")
+        endpoint = default
+    elif "://" in host:
+        endpoint = host
+    else:
+        endpoint = f"{extra.get('scheme') or conn.schema or 'https'}://{host}"
+    if conn.port and endpoint.count(":") < 2:
+        endpoint = f"{endpoint}:{conn.port}"
+    if not endpoint.startswith(("http://", "https://")):
+        raise PandoraValidationError("connection.host", f"{endpoint!r} must start with http:// or https://")
+    return endpoint
+
+
+def connection_verify(extra: Mapping[str, Any]) -> bool | str:
+    """TLS verification from the extras: a ``ca_bundle`` path wins, else ``verify`` (default on)."""
+    ca_bundle = extra.get("ca_bundle")
+    return str(ca_bundle) if ca_bundle else _as_bool(extra.get("verify"), True)
+
+
 @dataclass(frozen=True)
 class PandoraConnectionConfig:
     """What a ``pandora`` connection says, parsed once and shared by the sync and async paths."""
@@ -206,22 +234,8 @@ class PandoraConnectionConfig:
             raise PandoraValidationError(
                 "connection", f"{conn.conn_id!r} needs the access key as login and the secret key as password"
             )
-        host = (conn.host or "").strip().rstrip("/")
-        if not host:
-            endpoint = DEFAULT_ENDPOINT
-        elif "://" in host:
-            endpoint = host
-        else:
-            scheme = extra.get("scheme") or conn.schema or "https"
-            endpoint = f"{scheme}://{host}"
-        if conn.port and endpoint.count(":") < 2:
-            endpoint = f"{endpoint}:{conn.port}"
-        if not endpoint.startswith(("http://", "https://")):
-            raise PandoraValidationError("connection.host", f"{endpoint!r} must start with http:// or https://")
-        ca_bundle = extra.get("ca_bundle")
-        verify: bool | str = ca_bundle if ca_bundle else _as_bool(extra.get("verify"), True)
         return cls(
-            endpoint=endpoint,
+            endpoint=connection_endpoint(conn, extra, DEFAULT_ENDPOINT),
             access_key=conn.login,
             secret_key=conn.password,
             region=str(extra.get("region") or DEFAULT_REGION),
@@ -230,7 +244,7 @@ class PandoraConnectionConfig:
             retry_delay=float(extra["retry_delay"])
             if extra.get("retry_delay") not in (None, "")
             else DEFAULT_RETRY_DELAY,
-            verify=verify,
+            verify=connection_verify(extra),
             console_url=extra.get("console_url") or None,
         )
 
