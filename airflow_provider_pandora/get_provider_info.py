@@ -17,6 +17,22 @@ LOCAL = "Local"
 _PKG = "airflow_provider_pandora"
 
 
+def _tls_fields() -> dict[str, Any]:
+    """TLS extras, read the same way by both connection types (``hooks.pandora.connection_verify``)."""
+    return {
+        "verify": {
+            "label": "Verify TLS",
+            "description": "Verify the endpoint's TLS certificate (keep on outside tests).",
+            "schema": {"type": ["boolean", "null"], "default": True},
+        },
+        "ca_bundle": {
+            "label": "CA bundle path",
+            "description": "PEM file of CA certificates to trust instead of the system store.",
+            "schema": {"type": ["string", "null"]},
+        },
+    }
+
+
 def _pandora_connection() -> dict[str, Any]:
     return {
         "connection-type": "pandora",
@@ -52,16 +68,7 @@ def _pandora_connection() -> dict[str, Any]:
                 "description": "First back-off delay; it grows exponentially with jitter.",
                 "schema": {"type": ["number", "null"], "default": 1, "minimum": 0},
             },
-            "verify": {
-                "label": "Verify TLS",
-                "description": "Verify the endpoint's TLS certificate (keep on outside tests).",
-                "schema": {"type": ["boolean", "null"], "default": True},
-            },
-            "ca_bundle": {
-                "label": "CA bundle path",
-                "description": "PEM file of CA certificates to trust instead of the system store.",
-                "schema": {"type": ["string", "null"]},
-            },
+            **_tls_fields(),
             "console_url": {
                 "label": "Console URL",
                 "description": "Base URL of the Pandora console, for the 'Pandora console' task link.",
@@ -107,16 +114,7 @@ def _kodo_connection() -> dict[str, Any]:
                 "description": "Attempts per S3 request on connection errors, throttling and 5xx.",
                 "schema": {"type": ["integer", "null"], "default": 5, "minimum": 1},
             },
-            "verify": {
-                "label": "Verify TLS",
-                "description": "Verify the endpoint's TLS certificate (keep on outside tests).",
-                "schema": {"type": ["boolean", "null"], "default": True},
-            },
-            "ca_bundle": {
-                "label": "CA bundle path",
-                "description": "PEM file of CA certificates to trust instead of the system store.",
-                "schema": {"type": ["string", "null"]},
-            },
+            **_tls_fields(),
         },
     }
 
