@@ -11,17 +11,7 @@ import requests
 
 from airflow_provider_pandora import auth
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
-
-CONTAINER = {"type": "M16C4", "count": 1}
-SCHEMA = [
-    {"key": "user", "valtype": "string", "required": True},
-    {"key": "hits", "valtype": "long"},
-    {"key": "ratio", "valtype": "float"},
-    {"key": "ok", "valtype": "boolean"},
-    {"key": "at", "valtype": "date"},
-    {"key": "tags", "valtype": "array", "elemtype": "string"},
-    {"key": "meta", "valtype": "map", "schema": [{"key": "zone", "valtype": "string"}]},
-]
+from tests.common import CONTAINER, SCHEMA
 
 
 class Api:

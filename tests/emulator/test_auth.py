@@ -13,7 +13,8 @@ import requests
 
 from airflow_provider_pandora import auth
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
-from tests.emulator.conftest import CONTAINER, Api, error_code
+from tests.common import CONTAINER
+from tests.emulator.conftest import Api, error_code
 
 DATE = "Thu, 01 Jun 2017 08:00:00 GMT"
 DATE_TS = 1496304000.0

@@ -12,7 +12,8 @@ import requests
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from airflow_provider_pandora.hooks.pandora import PandoraHook
-from tests.emulator.conftest import SCHEMA, Api
+from tests.common import SCHEMA
+from tests.emulator.conftest import Api
 
 GO_BODY = (
     'user=a\\tb\\nc\\d\thits=42\tratio=1e+06\tok=true\tat=2017-06-01T08:00:00.5Z\ttags=["x","y"]\t'

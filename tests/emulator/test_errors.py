@@ -15,7 +15,8 @@ import requests
 
 from airflow_provider_pandora import auth
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
-from tests.emulator.conftest import CONTAINER, SCHEMA, Api, error_code
+from tests.common import CONTAINER, SCHEMA
+from tests.emulator.conftest import Api, error_code
 
 Case = Callable[[Api], requests.Response]
 

@@ -36,6 +36,7 @@ from airflow_provider_pandora.exceptions import (
 from airflow_provider_pandora.hooks.pandora import PandoraHook
 from airflow_provider_pandora.schema import NAME_RE, PLUGIN_NAME_RE, parse_schema
 from airflow_provider_pandora.wire import MAX_BATCH_BYTES, PointDecoder, PointError, split_lines
+from tests.common import CONTAINER
 from tests.hardening.conftest import Answer, conn_json, request_count, send_raw
 from tests.hardening.strategies import json_values, strings
 
@@ -50,7 +51,6 @@ SCHEMA: list[dict[str, Any]] = [
     {"key": "a", "valtype": "array", "elemtype": "long"},
     {"key": "m", "valtype": "map", "schema": [{"key": "z", "valtype": "string"}]},
 ]
-CONTAINER = {"type": "M16C4", "count": 1}
 DECODER = PointDecoder(parse_schema(SCHEMA))
 PUSH = "/v2/repos/src/data"
 TEXT = {"Content-Type": "text/plain"}

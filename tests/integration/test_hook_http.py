@@ -23,17 +23,7 @@ from airflow_provider_pandora.exceptions import (
 )
 from airflow_provider_pandora.hooks.pandora import JobStatus, PandoraHook
 from airflow_provider_pandora.wire import PointError
-
-CONTAINER = {"type": "M16C4", "count": 1}
-SCHEMA: list[dict[str, Any]] = [
-    {"key": "user", "valtype": "string", "required": True},
-    {"key": "hits", "valtype": "long"},
-    {"key": "ratio", "valtype": "float"},
-    {"key": "ok", "valtype": "boolean"},
-    {"key": "at", "valtype": "date"},
-    {"key": "tags", "valtype": "array", "elemtype": "string"},
-    {"key": "meta", "valtype": "map", "schema": [{"key": "zone", "valtype": "string"}]},
-]
+from tests.common import CONTAINER, SCHEMA
 
 
 def _hook(monkeypatch: pytest.MonkeyPatch, emulator: Any, conn_id: str = "pandora_it", **extra: Any) -> PandoraHook:

@@ -12,17 +12,9 @@ import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from airflow_provider_pandora.hooks.pandora import PandoraHook
+from tests.common import SCHEMA
 
 REPO = "clicks"
-SCHEMA: list[dict[str, Any]] = [
-    {"key": "user", "valtype": "string", "required": True},
-    {"key": "hits", "valtype": "long"},
-    {"key": "ratio", "valtype": "float"},
-    {"key": "ok", "valtype": "boolean"},
-    {"key": "at", "valtype": "date"},
-    {"key": "tags", "valtype": "array", "elemtype": "string"},
-    {"key": "meta", "valtype": "map", "schema": [{"key": "zone", "valtype": "string"}]},
-]
 
 
 class StateStore:

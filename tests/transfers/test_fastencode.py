@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.schema import parse_schema
 from airflow_provider_pandora.transfers._fastencode import FastPointEncoder
-from tests.transfers.conftest import SCHEMA
+from tests.common import SCHEMA
 
 FIELDS = parse_schema(SCHEMA)
 KEYS = [f["key"] for f in SCHEMA]

@@ -22,6 +22,7 @@ from airflow_provider_pandora.exceptions import (
 from airflow_provider_pandora.hooks.pandora import JobRun, JobStatus, PushResult
 from airflow_provider_pandora.operators.base import PandoraCreateOperator, PandoraDeleteOperator
 from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
+from tests.common import CONTAINER
 
 NAMES = [
     "PandoraCreateGroupOperator",
@@ -46,7 +47,6 @@ NAMES = [
 ]
 #: Control arguments that are deliberately not templated.
 NOT_TEMPLATED = {"if_exists", "if_missing", "deferrable", "wait_for_completion", "stop_on_timeout", "kwargs"}
-CONTAINER = {"type": "M16C4", "count": 1}
 SCHEMA = [{"key": "user", "valtype": "string"}]
 
 
