@@ -9,6 +9,7 @@ import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
+import certifi
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -77,6 +78,10 @@ def test_ca_bundle_makes_the_private_ca_trusted(
     tls_emulator: tuple[PandoraEmulator, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator, cert = tls_emulator
+    # A machine-wide bundle in the environment (common in corporate images) must not override the
+    # connection's own: requests lets it win over ``session.verify`` unless verify is passed per request.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    monkeypatch.setenv("CURL_CA_BUNDLE", certifi.where())
     hook = _hook(monkeypatch, emulator, ca_bundle=str(cert))
     ok, message = hook.test_connection()
     assert ok, message
