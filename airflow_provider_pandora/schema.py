@@ -72,6 +72,26 @@ def check_name(value: Any, parameter: str, *, code: str = "E18103") -> str:
     return value
 
 
+#: The E-code the service answers for a malformed name, by the kind of resource it names. One table for the
+#: client (which checks names before a request leaves) and the emulator (which checks them in each route).
+RESOURCE_NAME_CODES: dict[str, str] = {
+    "group": "E18221",
+    "repo": "E18103",
+    "dest_repo": "E18103",
+    "transform": "E18207",
+    "export": "E18305",
+    "job": "E18604",
+    "plugin": "E18117",
+}
+
+
+def check_resource_name(kind: str, value: Any, parameter: str | None = None) -> str:
+    """A resource's name, refused with the E-code the service gives for that kind of resource."""
+    if kind == "plugin":
+        return check_plugin_name(value, parameter or kind)
+    return check_name(value, parameter or kind, code=RESOURCE_NAME_CODES[kind])
+
+
 def check_plugin_name(value: Any, parameter: str = "plugin") -> str:
     if not isinstance(value, str) or not PLUGIN_NAME_RE.match(value):
         raise SchemaProblem(parameter, f"{value!r} {PLUGIN_RULE}", "E18117")
