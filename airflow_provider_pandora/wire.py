@@ -1,4 +1,4 @@
-"""The data-push wire format (sdk-facts section 2), shared by the client, the transfers and the emulator.
+"""The data-push wire format (``docs/sdk-facts.md`` §2), shared by the client, the transfers and the emulator.
 
 A body is UTF-8 text, one point per ``\\n``-terminated line, fields ``key=value`` separated by a
 single TAB. String values use the spec's escaping (``\\`` ``TAB`` ``CR`` ``LF`` become ``\\\\ \\t \\r \\n``;
@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from airflow_provider_pandora.exceptions import PandoraValidationError
+from airflow_provider_pandora.exceptions import (
+    PointError as PointError,
+)  # re-exported: wire.PointError stays importable
 from airflow_provider_pandora.schema import NAME_RE, Field
 
 MAX_BATCH_BYTES = 2 * 1024 * 1024
@@ -34,17 +36,6 @@ _UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
-
-
-class PointError(PandoraValidationError):
-    """One point (or one field of it) cannot be encoded or decoded; names the point and field."""
-
-    def __init__(
-        self, parameter: str, problem: str, *, code: str = "E18110", index: int | None = None, field: str | None = None
-    ) -> None:
-        super().__init__(parameter, problem, code=code)
-        self.index = index
-        self.field = field
 
 
 def escape(text: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import Context
 
 from airflow_provider_pandora.operators.base import PandoraBaseOperator, PandoraCreateOperator, PandoraDeleteOperator
+from airflow_provider_pandora.params import parse_bool_param
 
 
 class PandoraCreateGroupOperator(PandoraCreateOperator):
@@ -35,7 +36,10 @@ class PandoraCreateGroupOperator(PandoraCreateOperator):
         return self.create_or_update(
             self.group,
             lambda: self.hook.create_group(
-                self.group, container=self.container, region=self.region, allocate_on_start=bool(self.allocate_on_start)
+                self.group,
+                container=self.container,
+                region=self.region,
+                allocate_on_start=parse_bool_param(self.allocate_on_start, "allocate_on_start"),
             ),
             lambda: self.hook.update_group(self.group, container=self.container),
         )

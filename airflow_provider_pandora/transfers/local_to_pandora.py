@@ -7,8 +7,9 @@ import os
 from collections.abc import Sequence
 from typing import IO, Any
 
+from airflow_provider_pandora.exceptions import TransferError
 from airflow_provider_pandora.transfers._base import BaseTransferOperator
-from airflow_provider_pandora.transfers._engine import Source, TransferError
+from airflow_provider_pandora.transfers._reading import Source
 
 
 def _opener(path: str) -> Any:
