@@ -40,7 +40,7 @@ __all__ = [
 MAGIC_VARIABLES = ("year", "mon", "day", "hour", "min", "sec")
 """The kodo export's ``keyPrefix`` variables, written ``$(name)`` (spec, kodo export note 4)."""
 HTTP_BATCH_POINTS = 20000
-"""The service's http export sends at most this many records per request (docs qa/workflow.md)."""
+"""The service's http export sends at most this many records per request (the service's workflow FAQ says so)."""
 KODO_FORMATS = ("json", "text", "csv")
 _MAGIC_RE = re.compile(r"\$\((year|mon|day|hour|min|sec)\)")
 

@@ -58,7 +58,7 @@ def text_field(fields: Sequence[Field]) -> Field:
     )
 
 
-def _read_text(path: Path, key: str) -> str:
+def read_text(path: Path, key: str) -> str:
     data = path.read_bytes()
     if data[:2] == _GZIP_MAGIC:
         try:
@@ -101,7 +101,7 @@ def iter_kodo_points(
     for key, path in iter_kodo_files(kodo_root, bucket, key_prefix):
         name = f"{bucket}/{key}"
         # split on LF only: JSON text may hold U+2028 and friends, which str.splitlines() would split on
-        for number, raw in enumerate(_read_text(path, name).split("\n"), start=1):
+        for number, raw in enumerate(read_text(path, name).split("\n"), start=1):
             line = raw.removesuffix("\r")
             if not line.strip():
                 continue

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow_provider_pandora.emulator.core.errors import api_error
 from airflow_provider_pandora.emulator.core.service import Engine
-from airflow_provider_pandora.emulator.delivery.kodo_source import _read_text, iter_kodo_files
+from airflow_provider_pandora.emulator.delivery.kodo_source import iter_kodo_files, read_text
 from airflow_provider_pandora.emulator.http.framing import Request, Response, ok
 from airflow_provider_pandora.schema import NAME_RE
 from airflow_provider_pandora.wire import to_datetime
@@ -86,7 +86,7 @@ def get(engine: Engine, req: Request) -> Response:
     objects: list[Mapping[str, Any]] = []
     for key, path in files:
         try:
-            text = _read_text(path, f"{bucket}/{key}")
+            text = read_text(path, f"{bucket}/{key}")
         except ValueError as err:
             raise api_error("E18007", str(err)) from None
         for number, line in enumerate(text.split("\n"), start=1):

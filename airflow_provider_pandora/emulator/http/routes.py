@@ -47,10 +47,6 @@ PATH_PARAMETER_KINDS: dict[str, str] = {
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 DATA_MAX_BODY = 8 * 1024 * 1024  # gzip bodies; the 2 MiB limit applies once decompressed
 PLUGIN_MAX_BODY = plugins.MAX_PLUGIN_BYTES
-DISCARD_LIMIT = 64 * 1024 * 1024
-"""A body over a route's limit but below this is read and dropped so the client gets its 413."""
-IDLE_TIMEOUT = 60.0
-"""Seconds a keep-alive connection may stay idle before the emulator closes it."""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ from airflow_provider_pandora.emulator.http.framing import Request, Response, er
 from airflow_provider_pandora.emulator.http.routes import (
     ADMIN_ROUTES,
     DEFAULT_MAX_BODY,
-    DISCARD_LIMIT,
     ROUTES,
     Route,
     match,
@@ -45,6 +44,8 @@ log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT = 60.0
 """Seconds a keep-alive connection may stay idle before the emulator closes it."""
+DISCARD_LIMIT = 64 * 1024 * 1024
+"""A body over a route's limit but below this is read and dropped so the client gets its 413."""
 
 
 def unauthorized(reason: str) -> ApiError:

@@ -11,7 +11,7 @@ from airflow_provider_pandora.emulator.sql.errors import SqlError
 from airflow_provider_pandora.emulator.values import service_time
 
 SYSTEM_VARIABLES = ("year", "mon", "day", "hour", "min", "sec", "date", "now")
-"""Magic variables every job's code may use without declaring a param (api/batch.md)."""
+"""Magic variables every job's code may use without declaring a param (the service's batch API documents them)."""
 DIRECTIVE_KEYS = ("sleep", "fail")
 
 
