@@ -23,6 +23,22 @@ def service_time(moment: datetime) -> datetime:
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(SERVICE_TZ)
 
 
+def time_variables(moment: datetime) -> dict[str, str]:
+    """The magic variables ``$(year)`` ... ``$(sec)``, ``$(date)`` and ``$(now)`` of ``moment`` on the service's
+    clock, as job SQL and Kodo export key prefixes spell them."""
+    now = service_time(moment)
+    return {
+        "year": f"{now.year:04d}",
+        "mon": f"{now.month:02d}",
+        "day": f"{now.day:02d}",
+        "hour": f"{now.hour:02d}",
+        "min": f"{now.minute:02d}",
+        "sec": f"{now.second:02d}",
+        "date": f"{now.year:04d}-{now.month:02d}-{now.day:02d}",
+        "now": now.replace(microsecond=0).isoformat(),
+    }
+
+
 def json_default(value: Any) -> Any:
     """``json.dumps(default=...)`` for typed values: dates as RFC 3339 text, sets as lists."""
     if isinstance(value, datetime):

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_pandora.emulator.delivery.schedules import service_time
-from airflow_provider_pandora.emulator.values import as_text, json_text
+from airflow_provider_pandora.emulator.values import as_text, json_text, time_variables
 from airflow_provider_pandora.schema import Field
 from airflow_provider_pandora.wire import MAX_BATCH_BYTES, PointEncoder, body_of
 
@@ -53,15 +52,7 @@ def expand_key_prefix(prefix: str, now: datetime) -> str:
     ``yyyy-MM-dd-HH-mm-ss`` (``"key1/"`` -> ``"key1/2017-01-12-15-30-00"``; ``""`` -> the time alone).
     Unknown ``$(...)`` names are left as written.
     """
-    now = service_time(now)
-    parts = {
-        "year": f"{now.year:04d}",
-        "mon": f"{now.month:02d}",
-        "day": f"{now.day:02d}",
-        "hour": f"{now.hour:02d}",
-        "min": f"{now.minute:02d}",
-        "sec": f"{now.second:02d}",
-    }
+    parts = time_variables(now)
     if _MAGIC_RE.search(prefix):
         return _MAGIC_RE.sub(lambda m: parts[m.group(1)], prefix)
     return prefix + "-".join(parts[name] for name in MAGIC_VARIABLES)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from airflow_provider_pandora.emulator.sql.errors import SqlError
-from airflow_provider_pandora.emulator.values import service_time
+from airflow_provider_pandora.emulator.values import time_variables
 
 SYSTEM_VARIABLES = ("year", "mon", "day", "hour", "min", "sec", "date", "now")
 """Magic variables every job's code may use without declaring a param (the service's batch API documents them)."""
@@ -56,19 +56,6 @@ def directives(code: str) -> dict[str, str]:
     return found
 
 
-def _system_values(now: datetime) -> dict[str, str]:
-    return {
-        "year": f"{now.year:04d}",
-        "mon": f"{now.month:02d}",
-        "day": f"{now.day:02d}",
-        "hour": f"{now.hour:02d}",
-        "min": f"{now.minute:02d}",
-        "sec": f"{now.second:02d}",
-        "date": f"{now.year:04d}-{now.month:02d}-{now.day:02d}",
-        "now": now.replace(microsecond=0).isoformat(),
-    }
-
-
 def substitute_params(code: str, params: Mapping[str, str], *, now: datetime | None = None) -> str:
     """Replace a job's magic variables, written ``$(name)`` (the docs' form) or ``${name}``, with their text.
 
@@ -88,7 +75,7 @@ def substitute_params(code: str, params: Mapping[str, str], *, now: datetime | N
             return str(params[name])
         if name in SYSTEM_VARIABLES:
             if system is None:
-                system = _system_values(service_time(now or datetime.now(UTC)))
+                system = time_variables(now or datetime.now(UTC))
             return system[name]
         if name not in missing:
             missing.append(name)
