@@ -1,6 +1,6 @@
 """``/v2/repos/<repo>/exports``: http, kodo, tsdb, logdb and mongo exports.
 
-``http`` and ``kodo`` really deliver (see :mod:`.runner`); ``tsdb``, ``logdb`` and ``mongo`` have no
+``http`` and ``kodo`` really deliver (see :mod:`~airflow_provider_pandora.emulator.core.background`); ``tsdb``, ``logdb`` and ``mongo`` have no
 external system here, so they are validated and count the points they would have delivered.
 """
 
