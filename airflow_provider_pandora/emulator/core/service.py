@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_pandora.emulator.core.background import Runner
-from airflow_provider_pandora.emulator.core.errors import api_error
 from airflow_provider_pandora.emulator.core.faults import FaultList
 from airflow_provider_pandora.emulator.core.state import EmulatorState
 
@@ -76,9 +75,7 @@ class Engine(EmulatorState):
     # ---- groups -----------------------------------------------------------------------------------------
     def group_status(self, name: str) -> str:
         """``running`` when started (or allocated on start), or while a transform or job in it runs."""
-        doc = self.store.get("group", name)
-        if doc is None:
-            raise api_error("E18120", f"group {name!r} does not exist")
+        doc = self.existing("group", name)
         if doc.get("started"):
             return "running"
         members = {r["name"] for r in self.store.docs("repo") if r.get("group") == name}

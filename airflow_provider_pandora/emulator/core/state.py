@@ -18,6 +18,16 @@ from airflow_provider_pandora.emulator.core.store import Store
 from airflow_provider_pandora.schema import Field, parse_schema, schema_to_json
 from airflow_provider_pandora.wire import PointDecoder
 
+#: The code the service answers when a resource does not exist, by kind.
+NOT_FOUND_CODES = {
+    "repo": "E18102",
+    "group": "E18120",
+    "plugin": "E18216",
+    "transform": "E18202",
+    "export": "E18302",
+    "job": "E18606",
+}
+
 
 def rfc3339(timestamp: float) -> str:
     """Unix seconds as RFC 3339 UTC text with milliseconds, e.g. ``2024-05-01T08:00:00.123Z``."""
@@ -49,11 +59,19 @@ class EmulatorState:
         return rfc3339(self.now())
 
     # ---- repos and points ------------------------------------------------------------------------------
-    def repo(self, name: str) -> dict[str, Any]:
-        doc = self.store.get("repo", name)
+    def existing(self, kind: str, name: str, *, repo: str | None = None) -> dict[str, Any]:
+        """The stored ``kind`` called ``name`` (of ``repo``, which must exist, for transforms, exports and jobs),
+        or the service's "does not exist" answer for that kind."""
+        if repo is not None:
+            self.repo(repo)
+        doc = self.store.get(kind, name, scope=repo or "")
         if doc is None:
-            raise api_error("E18102", f"repo {name!r} does not exist")
+            of = f" of repo {repo!r}" if repo is not None else ""
+            raise api_error(NOT_FOUND_CODES[kind], f"{kind} {name!r}{of} does not exist")
         return doc
+
+    def repo(self, name: str) -> dict[str, Any]:
+        return self.existing("repo", name)
 
     @staticmethod
     def fields(doc: Mapping[str, Any]) -> tuple[Field, ...]:

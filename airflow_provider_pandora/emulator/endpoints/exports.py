@@ -1,7 +1,8 @@
 """``/v2/repos/<repo>/exports``: http, kodo, tsdb, logdb and mongo exports.
 
-``http`` and ``kodo`` really deliver (see :mod:`~airflow_provider_pandora.emulator.core.background`); ``tsdb``, ``logdb`` and ``mongo`` have no
-external system here, so they are validated and count the points they would have delivered.
+``http`` and ``kodo`` really deliver (see :mod:`~airflow_provider_pandora.emulator.core.background`);
+``tsdb``, ``logdb`` and ``mongo`` have no external system here, so they are validated and count the points
+they would have delivered.
 """
 
 from __future__ import annotations
@@ -78,20 +79,12 @@ def create(engine: Engine, req: Request) -> Response:
     return ok()
 
 
-def _get(engine: Engine, repo: str, name: str) -> dict[str, Any]:
-    engine.repo(repo)
-    doc = engine.store.get("export", name, scope=repo)
-    if doc is None:
-        raise api_error("E18302", f"export {name!r} of repo {repo!r} does not exist")
-    return doc
-
-
 def view(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": doc["name"], "type": doc["type"], "spec": doc["spec"], "whence": doc["whence"], "workflow": ""}
 
 
 def get(engine: Engine, req: Request) -> Response:
-    return ok(view(_get(engine, req.params["repo"], req.params["export"])))
+    return ok(view(engine.existing("export", req.params["export"], repo=req.params["repo"])))
 
 
 def list_all(engine: Engine, req: Request) -> Response:
@@ -105,7 +98,7 @@ def update(engine: Engine, req: Request) -> Response:
     name = req.params["export"]
     body = req.json()
     with engine.store.atomic():
-        doc = _get(engine, repo, name)
+        doc = engine.existing("export", name, repo=repo)
         if body.get("type") is not None:
             etype = normalise_export_type(body["type"], "type")
             if etype != doc["type"]:
@@ -121,14 +114,14 @@ def delete(engine: Engine, req: Request) -> Response:
     repo = req.params["repo"]
     name = req.params["export"]
     with engine.store.atomic():
-        _get(engine, repo, name)
+        engine.existing("export", name, repo=repo)
         engine.store.delete("export", name, scope=repo)
     return ok()
 
 
 def status(engine: Engine, req: Request) -> Response:
     """Admin: what an export has done (delivered points, files, last error, state)."""
-    doc = _get(engine, req.params["repo"], req.params["export"])
+    doc = engine.existing("export", req.params["export"], repo=req.params["repo"])
     state = doc.get("state") or {}
     return ok(
         {

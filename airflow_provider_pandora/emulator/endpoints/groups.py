@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from airflow_provider_pandora.emulator.core.errors import api_error
 from airflow_provider_pandora.emulator.core.service import Engine
 from airflow_provider_pandora.emulator.http.framing import Request, Response, ok
 from airflow_provider_pandora.schema import check_container, check_region
-
-
-def _get(engine: Engine, name: str) -> dict[str, Any]:
-    doc = engine.store.get("group", name)
-    if doc is None:
-        raise api_error("E18120", f"group {name!r} does not exist")
-    return doc
 
 
 def create(engine: Engine, req: Request) -> Response:
@@ -47,7 +38,7 @@ def update(engine: Engine, req: Request) -> Response:
     body = req.json()
     container = check_container(body.get("container"))
     with engine.store.atomic():
-        doc = _get(engine, name)
+        doc = engine.existing("group", name)
         doc.update(container=container, updateTime=engine.now_text())
         engine.store.put("group", name, doc)
     return ok()
@@ -56,7 +47,7 @@ def update(engine: Engine, req: Request) -> Response:
 def _set_started(engine: Engine, req: Request, started: bool) -> Response:
     name = req.params["group"]
     with engine.store.atomic():
-        doc = _get(engine, name)
+        doc = engine.existing("group", name)
         doc.update(started=started, updateTime=engine.now_text())
         engine.store.put("group", name, doc)
     return ok()
@@ -79,7 +70,7 @@ def list_all(engine: Engine, req: Request) -> Response:
 
 def get(engine: Engine, req: Request) -> Response:
     name = req.params["group"]
-    doc = _get(engine, name)
+    doc = engine.existing("group", name)
     status = engine.group_status(name)
     return ok(
         {
@@ -96,7 +87,7 @@ def get(engine: Engine, req: Request) -> Response:
 def delete(engine: Engine, req: Request) -> Response:
     name = req.params["group"]
     with engine.store.atomic():
-        _get(engine, name)
+        engine.existing("group", name)
         users = [r["name"] for r in engine.store.docs("repo") if r.get("group") == name]
         if users:
             raise api_error("E18215", f"group {name!r} is in use by repo(s) {', '.join(sorted(users))}")

@@ -9,7 +9,6 @@ and ``message``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from airflow_provider_pandora.emulator import sql
 from airflow_provider_pandora.emulator.core.errors import api_error
@@ -82,17 +81,9 @@ def submit(engine: Engine, req: Request) -> Response:
     return ok()
 
 
-def _get(engine: Engine, repo: str, name: str) -> dict[str, Any]:
-    engine.repo(repo)
-    doc = engine.store.get("job", name, scope=repo)
-    if doc is None:
-        raise api_error("E18606", f"job {name!r} of repo {repo!r} does not exist")
-    return doc
-
-
 def get(engine: Engine, req: Request) -> Response:
     repo, name = req.params["repo"], req.params["job"]
-    doc = _get(engine, repo, name)
+    doc = engine.existing("job", name, repo=repo)
     latest = engine.store.runs(repo, name, limit=1)
     view = {k: doc[k] for k in ("name", "repo", "to", "code", "container", "scheduler", "params", "createTime")}
     view["srcs"] = [{"name": repo, "type": "datasource" if engine.repo(repo).get("type") == "kodo" else "repo"}]
@@ -110,7 +101,7 @@ def list_all(engine: Engine, req: Request) -> Response:
 def delete(engine: Engine, req: Request) -> Response:
     repo, name = req.params["repo"], req.params["job"]
     with engine.store.atomic():
-        _get(engine, repo, name)
+        engine.existing("job", name, repo=repo)
         engine.runner.stop_run(repo, name)
         engine.store.delete_runs(repo, name)
         engine.store.delete("job", name, scope=repo)
@@ -120,7 +111,7 @@ def delete(engine: Engine, req: Request) -> Response:
 def start(engine: Engine, req: Request) -> Response:
     repo, name = req.params["repo"], req.params["job"]
     params = {p["name"]: p["value"] for p in check_params(req.json().get("params"))}
-    _get(engine, repo, name)
+    engine.existing("job", name, repo=repo)
     run_id = engine.runner.start_run(repo, name, params)
     return ok({"runId": run_id})
 
@@ -128,7 +119,7 @@ def start(engine: Engine, req: Request) -> Response:
 def stop(engine: Engine, req: Request) -> Response:
     """Cancel the running run; stopping a job that is not running is a no-op (so retries are safe)."""
     repo, name = req.params["repo"], req.params["job"]
-    _get(engine, repo, name)
+    engine.existing("job", name, repo=repo)
     engine.runner.stop_run(repo, name)
     return ok()
 
@@ -151,7 +142,7 @@ def history(engine: Engine, req: Request) -> Response:
     repo, name = req.params["repo"], req.params["job"]
     page = _positive(req, "page", 1)
     size = min(_positive(req, "size", 20), MAX_HISTORY_SIZE)
-    _get(engine, repo, name)
+    engine.existing("job", name, repo=repo)
     runs = engine.store.runs(repo, name, offset=(page - 1) * size, limit=size)
     return ok(
         [

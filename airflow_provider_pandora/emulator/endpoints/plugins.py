@@ -29,15 +29,8 @@ def upload(engine: Engine, req: Request) -> Response:
     return ok()
 
 
-def _get(engine: Engine, name: str) -> dict[str, object]:
-    doc = engine.store.get("plugin", name)
-    if doc is None:
-        raise api_error("E18216", f"plugin {name!r} does not exist")
-    return doc
-
-
 def get(engine: Engine, req: Request) -> Response:
-    return ok(_get(engine, req.params["plugin"]))
+    return ok(engine.existing("plugin", req.params["plugin"]))
 
 
 def list_all(engine: Engine, req: Request) -> Response:
@@ -47,7 +40,7 @@ def list_all(engine: Engine, req: Request) -> Response:
 def delete(engine: Engine, req: Request) -> Response:
     name = req.params["plugin"]
     with engine.store.atomic():
-        _get(engine, name)
+        engine.existing("plugin", name)
         engine.store.delete("plugin", name)
         engine.store.delete_blob(f"plugin:{name}")
     return ok()
@@ -55,5 +48,5 @@ def delete(engine: Engine, req: Request) -> Response:
 
 def verify(engine: Engine, req: Request) -> Response:
     """``POST /v2/verify/plugins/<name>`` (SDK): the emulator cannot load jars, so it reports no fields."""
-    _get(engine, req.params["plugin"])
+    engine.existing("plugin", req.params["plugin"])
     return ok({"outputFields": []})

@@ -154,14 +154,6 @@ def create(engine: Engine, req: Request) -> Response:
     return ok()
 
 
-def _get(engine: Engine, repo: str, name: str) -> dict[str, Any]:
-    engine.repo(repo)
-    doc = engine.store.get("transform", name, scope=repo)
-    if doc is None:
-        raise api_error("E18202", f"transform {name!r} of repo {repo!r} does not exist")
-    return doc
-
-
 def view(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The spec's ``{"name", "to", "spec"}``, with the spec's keys also at the top level for convenience."""
     spec = doc.get("spec") or {}
@@ -178,7 +170,7 @@ def view(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def get(engine: Engine, req: Request) -> Response:
-    doc = _get(engine, req.params["repo"], req.params["transform"])
+    doc = engine.existing("transform", req.params["transform"], repo=req.params["repo"])
     kind = "plugin" if doc["spec"].get("plugin") else "sql"
     return ok(view(doc), headers={"Transform-Type": f"application/{kind}"})
 
@@ -203,7 +195,7 @@ def update(engine: Engine, req: Request) -> Response:
     if code:
         _check_sql(str(code))
     with engine.store.atomic():
-        doc = _get(engine, repo, name)
+        doc = engine.existing("transform", name, repo=repo)
         spec = doc["spec"]
         if code:
             _check_sql(str(code), {repo: engine.fields(engine.repo(repo))})
@@ -227,6 +219,6 @@ def delete(engine: Engine, req: Request) -> Response:
     repo = req.params["repo"]
     name = req.params["transform"]
     with engine.store.atomic():
-        _get(engine, repo, name)
+        engine.existing("transform", name, repo=repo)
         engine.store.delete("transform", name, scope=repo)
     return ok()
