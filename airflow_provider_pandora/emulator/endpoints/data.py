@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import zlib
 
-from airflow_provider_pandora.emulator.core.errors import ApiError, api_error
+from airflow_provider_pandora.emulator.core.errors import api_error
 from airflow_provider_pandora.emulator.core.service import Engine
 from airflow_provider_pandora.emulator.http.framing import Request, Response, ok
 from airflow_provider_pandora.wire import MAX_BATCH_BYTES, MAX_FIELD_BYTES, PointError, split_fields, split_lines
@@ -59,11 +59,7 @@ def check_framing(lines: list[bytes]) -> None:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
             raise api_error("E18007", f"{where} is not valid UTF-8") from None
-        try:
-            pairs = split_fields(text, where=where)
-        except PointError as err:
-            raise ApiError(err.code or "E18007", str(err)) from None
-        for key, raw in pairs:
+        for key, raw in split_fields(text, where=where):
             if len(key) + len(raw) + 1 > MAX_FIELD_BYTES // 4 and len(f"{key}={raw}".encode()) > MAX_FIELD_BYTES:
                 raise api_error("E18008", f"{where}.{key} is longer than {MAX_FIELD_BYTES} bytes")
 
@@ -90,12 +86,10 @@ def push(engine: Engine, req: Request) -> Response:
         for line in lines:
             decode(line)
     except PointError:
-        # find the line again to name it (the fast loop above does not build messages)
+        # find the line again to name it (the fast loop above does not build messages); the server answers
+        # the PointError with its code
         for number, line in enumerate(lines, start=1):
-            try:
-                decode(line, where=f"line {number}")
-            except PointError as err:
-                raise ApiError(err.code or "E18110", str(err)) from None
+            decode(line, where=f"line {number}")
         raise
     try:
         engine.store.append(name, lines)
