@@ -16,7 +16,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -105,6 +105,40 @@ def authorization(
         method, path, date=date, content_type=content_type, content_md5=content_md5, headers=headers
     )
     return f"{SCHEME} {access_key}:{hmac_sha1_b64(secret_key, signed)}"
+
+
+# --------------------------------------------------------------------------------------------
+# Verification of signed requests (the server side, used by the emulator)
+# --------------------------------------------------------------------------------------------
+def verify_signature(
+    signature: str,
+    secret_key: str,
+    *,
+    method: str,
+    path: str,
+    date: str | None,
+    now: float,
+    content_type: str = "",
+    content_md5: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Check an ``AK:sign`` signature against its secret key and the request; raises ``ValueError`` saying why.
+
+    ``Date`` must be within :data:`MAX_CLOCK_SKEW_SECONDS` of ``now``. The path is tried as sent and
+    percent-decoded, because clients differ in which of the two they sign.
+    """
+    if not date:
+        raise ValueError("the Date header is missing")
+    signed_at = parse_http_date(date)
+    if abs(now - signed_at) > MAX_CLOCK_SKEW_SECONDS:
+        raise ValueError(f"Date {date!r} is more than 15 minutes from the server's clock; check this machine's")
+    for candidate in dict.fromkeys((path, unquote(path))):
+        text = string_to_sign(
+            method, candidate, date=date, content_type=content_type, content_md5=content_md5, headers=headers
+        )
+        if hmac.compare_digest(hmac_sha1_b64(secret_key, text), signature):
+            return
+    raise ValueError("the signature does not match; check the access key / secret key pair")
 
 
 # --------------------------------------------------------------------------------------------

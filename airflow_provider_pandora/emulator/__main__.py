@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from airflow_provider_pandora.emulator.server import EmulatorServer
+from airflow_provider_pandora.emulator.http.server import EmulatorServer
 from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
 

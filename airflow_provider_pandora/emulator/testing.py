@@ -19,8 +19,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_pandora.emulator.faults import Fault
-from airflow_provider_pandora.emulator.server import EmulatorServer
+from airflow_provider_pandora.emulator.core.faults import Fault
+from airflow_provider_pandora.emulator.http.server import EmulatorServer
 
 __all__ = ["DEMO_ACCESS_KEY", "DEMO_SECRET_KEY", "PandoraEmulator"]
 
