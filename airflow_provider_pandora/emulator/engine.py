@@ -8,6 +8,7 @@ credentials, the injected faults, the request log and counters, and the backgrou
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -22,7 +23,8 @@ from airflow_provider_pandora.emulator.store import Store
 from airflow_provider_pandora.schema import Field, parse_schema, schema_to_json
 from airflow_provider_pandora.wire import PointDecoder
 
-REQUEST_LOG_SIZE = 10_000
+REQUEST_LOG_SIZE = int(os.environ.get("PANDORA_EMULATOR_REQUEST_LOG_SIZE", "10000"))
+"""Requests kept for ``/_emulator/requests`` (benchmarks with thousands of pollers raise it)."""
 
 
 class Engine:
