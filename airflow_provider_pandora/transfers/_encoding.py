@@ -22,6 +22,7 @@ from typing import Any
 
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.exceptions import BadLine, TransferError
+from airflow_provider_pandora.transfers import _decode
 from airflow_provider_pandora.transfers._delivery import Batch
 from airflow_provider_pandora.transfers._fastencode import FastPointEncoder
 
@@ -60,6 +61,7 @@ def encode_lines(
     line_no = line
     shapes = fast.compiled_shapes() if fast is not None else None
     scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined,arg-type]
+    decode = _decode.fast_decoder()  # msgspec when present; what it refuses, the scanner below decides
     for raw in data.split(b"\n"):
         start = offset
         offset += len(raw) + 1
@@ -71,12 +73,21 @@ def encode_lines(
                 break
             continue
         if shapes is not None and len(raw) <= max_line:
-            try:
-                decoded = raw.decode("utf-8")
-                point, stop_at = scan(decoded, 0)
-            except (ValueError, StopIteration):
-                point = None
-            if type(point) is dict and stop_at == len(decoded):
+            point = None
+            if decode is not None:
+                try:
+                    point = decode(raw)
+                except Exception:  # msgspec refused it: the convert() below decides (and explains)
+                    point = None
+            else:
+                try:
+                    decoded = raw.decode("utf-8")
+                    point, stop_at = scan(decoded, 0)
+                    if stop_at != len(decoded):
+                        point = None
+                except (ValueError, StopIteration):
+                    point = None
+            if type(point) is dict:
                 compiled = shapes.get(tuple(point))
                 if compiled is not None:
                     wire_text = compiled(point, b"\\" not in raw)
@@ -106,8 +117,16 @@ def jsonl_converter(fast: FastPointEncoder) -> Callable[[bytes, int], bytes | No
     scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined,arg-type]
     loads = json.loads
     encode = fast.encode
+    decode = _decode.fast_decoder()  # msgspec when present; what it refuses, json decides (and explains)
 
     def jsonl(raw: bytes, line_no: int) -> bytes:
+        if decode is not None:
+            try:
+                point = decode(raw)
+            except Exception:  # msgspec refused it: the standard library below gives the error
+                point = None
+            if type(point) is dict:
+                return encode(point, b"\\" not in raw)
         try:
             text = raw.decode("utf-8")
             if text[:1].isspace():

@@ -5,6 +5,7 @@ exports and jobs (no HTTP here).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -16,7 +17,8 @@ from airflow_provider_pandora.emulator.core.background import Runner
 from airflow_provider_pandora.emulator.core.faults import FaultList
 from airflow_provider_pandora.emulator.core.state import EmulatorState
 
-REQUEST_LOG_SIZE = 10_000
+REQUEST_LOG_SIZE = int(os.environ.get("PANDORA_EMULATOR_REQUEST_LOG_SIZE", "10000"))
+"""Requests kept for ``/_emulator/requests`` (benchmarks with thousands of pollers raise it)."""
 
 
 class Engine(EmulatorState):
