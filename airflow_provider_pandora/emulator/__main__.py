@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Serve until interrupted; a temporary data dir (no ``--data-dir``) is removed on exit. Returns the exit code."""
+    """Serve until SIGINT/SIGTERM, first printing ``PANDORA_EMULATOR_URL=...``; a temporary data dir is removed."""
     args = build_parser().parse_args(argv)
     own_dir = args.data_dir is None
     data_dir: Path = args.data_dir or Path(tempfile.mkdtemp(prefix="pandora-emulator-"))
