@@ -86,6 +86,7 @@ def string_to_sign(
 
 
 def hmac_sha1_b64(secret_key: str, data: str) -> str:
+    """HMAC-SHA1 of ``data`` under the secret key, as padded URL-safe base64: the signature both SDKs send."""
     return b64url(hmac.new(secret_key.encode("utf-8"), data.encode("utf-8"), hashlib.sha1).digest())
 
 
@@ -159,6 +160,7 @@ class TokenDescription:
     headers: str = ""
 
     def to_json(self) -> str:
+        """The description as JSON, the text a token base64-encodes and signs."""
         # Key order and compact separators follow the Go SDK, so tokens are byte-identical.
         return json.dumps(
             {
@@ -174,6 +176,7 @@ class TokenDescription:
 
     @classmethod
     def from_json(cls, text: str) -> TokenDescription:
+        """Parse a decoded token description; raises ``ValueError`` when it is not a JSON object."""
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("token description is not a JSON object")
@@ -216,12 +219,15 @@ def make_token(
 
 @dataclass(frozen=True)
 class ParsedAuthorization:
+    """The parts of a ``Pandora AK:...`` header: a request signature, or (with ``encoded_token``) a token."""
+
     access_key: str
     signature: str
     encoded_token: str | None = None
 
     @property
     def is_token(self) -> bool:
+        """Whether the header carries a token (``AK:sign:token``) rather than a signature of this request."""
         return self.encoded_token is not None
 
 
@@ -293,6 +299,7 @@ class PandoraAuth(requests.auth.AuthBase):
         self._secret_key = secret_key
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Sign the prepared request with a fresh ``Date``, so a retried request is not refused as stale."""
         r.headers.pop("Date", None)  # a retried request must carry a fresh Date
         r.headers.update(sign_headers(self.access_key, self._secret_key, r.method or "GET", r.url or "/", r.headers))
         return r

@@ -86,6 +86,7 @@ class BadLine:
     offset: int = 0
 
     def describe(self) -> str:
+        """``source, line N[, field 'f']: reason``, the form logs and the dead-letter file use."""
         where = f"{self.source}, line {self.line}"
         return f"{where}, field {self.field!r}: {self.reason}" if self.field else f"{where}: {self.reason}"
 

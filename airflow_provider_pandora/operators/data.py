@@ -43,6 +43,7 @@ class PandoraPushDataOperator(PandoraBaseOperator):
         return list(points)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Push the points; returns ``{"repo", "points", "bytes", "batches"}`` to XCom."""
         result = self.hook.push_data(self.repo, self._points(), schema=self.schema)
         self.log.info(
             "pushed %d points (%d bytes, %d batches) to repo %r; reqids %s",

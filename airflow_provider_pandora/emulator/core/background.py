@@ -39,6 +39,7 @@ SQL_TIMEOUT = 600.0
 
 
 def as_datetime(timestamp: float) -> datetime:
+    """A Unix timestamp as an aware UTC ``datetime``, the form schedules work in."""
     return datetime.fromtimestamp(timestamp, UTC)
 
 
@@ -64,6 +65,7 @@ class Runner:
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
+        """Start the background thread that runs due transforms, exports and job schedules every ``tick``."""
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="pandora-emulator-runner", daemon=True)
@@ -77,11 +79,13 @@ class Runner:
                 log.exception("emulator background pass failed")
 
     def pass_once(self) -> None:
+        """One synchronous pass over transforms, exports and schedules (the background loop's step; tests call it)."""
         self.run_transforms(force=False)
         self.deliver_exports()
         self.fire_jobs()
 
     def stop(self) -> None:
+        """Stop the background thread and cancel every running job run, waiting for them to end."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -95,6 +99,7 @@ class Runner:
             self.engine.store.put_run(run_id, doc)
 
     def cancel_all(self, *, join: bool = False) -> None:
+        """Mark every running job run ``Cancel`` and signal it to stop; ``join`` waits for their threads."""
         with self._runs_lock:
             entries = list(self._runs.items())
         for run_id, (_, event) in entries:
@@ -164,6 +169,7 @@ class Runner:
 
     # ---- exports ----------------------------------------------------------------------------------------------
     def deliver_exports(self) -> None:
+        """Send every export the points that arrived since its last delivery (one export at a time)."""
         with self._export_lock:
             for export in self.engine.store.docs("export"):
                 self._deliver(export)

@@ -22,6 +22,7 @@ class ApiError(Exception):
 
     @property
     def text(self) -> str:
+        """The message clients see: ``"Exxxxx: message"``, or just the message without a code."""
         return f"{self.code}: {self.message}" if self.code else self.message
 
     @classmethod

@@ -24,6 +24,8 @@ ACTIONS = ("error", "drop", "delay", "commit_then_error")
 
 @dataclass
 class Fault:
+    """One injected failure: ``action`` on requests matching ``method``/``path``, ``count`` times or at ``rate``."""
+
     action: str
     method: str | None = None
     path: str | None = None
@@ -54,6 +56,7 @@ class Fault:
                 self._regex = None
 
     def matches(self, method: str, path: str) -> bool:
+        """Whether a request hits this fault: ``path`` matches as a prefix or as a full regular expression."""
         if self.method is not None and self.method != method:
             return False
         if not self.path:
@@ -63,10 +66,13 @@ class Fault:
         return bool(self._regex is not None and self._regex.fullmatch(path))
 
     def to_dict(self) -> dict[str, Any]:
+        """The fault as JSON for ``GET /_emulator/faults`` (unset fields left out)."""
         return {k: v for k, v in asdict(self).items() if v is not None and not k.startswith("_")}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:
+        """A fault from a ``POST /_emulator/faults`` body; raises ``ValueError`` saying which field is wrong."""
+
         def num(key: str, kind: type) -> Any:
             value = data.get(key)
             if value is None:
@@ -96,6 +102,7 @@ class FaultList:
         self._next_id = 1
 
     def add(self, fault: Fault) -> Fault:
+        """Register ``fault`` and give it the next id; returns it."""
         with self._lock:
             fault.id = self._next_id
             self._next_id += 1
@@ -103,10 +110,12 @@ class FaultList:
         return fault
 
     def clear(self) -> None:
+        """Remove every fault: requests are answered normally again."""
         with self._lock:
             self._faults.clear()
 
     def list(self) -> list[dict[str, Any]]:
+        """The registered faults as JSON dicts, in the order they were added."""
         with self._lock:
             return [f.to_dict() for f in self._faults]
 

@@ -56,21 +56,25 @@ class Engine(EmulatorState):
 
     # ---- observability ----------------------------------------------------------------------------------
     def record_request(self, entry: dict[str, Any]) -> None:
+        """Append a request to the bounded log (``requests_log``) and count it."""
         with self._stats_lock:
             self._stats["requests"] += 1
             self._log.append(entry)
 
     def requests_log(self) -> list[dict[str, Any]]:
+        """Copies of the most recent requests, oldest first (the log keeps a bounded number)."""
         with self._stats_lock:
             return [dict(entry) for entry in self._log]
 
     def count_push(self, points: int, size: int) -> None:
+        """Count an accepted push of ``points`` points and ``size`` body bytes, for ``stats``."""
         with self._stats_lock:
             self._stats["points"] += points
             self._stats["bytes"] += size
             self._stats["batches"] += 1
 
     def stats(self) -> dict[str, Any]:
+        """Totals of accepted points, bytes, batches and requests, and whether pushes are only counted (``sink``)."""
         with self._stats_lock:
             return {**self._stats, "sink": self.sink}
 
@@ -91,6 +95,7 @@ class Engine(EmulatorState):
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
     def reset(self) -> None:
+        """Forget every resource, point, fault, logged request and counter; running job runs are cancelled."""
         self.runner.cancel_all()
         self.store.reset()
         self.faults.clear()
@@ -99,5 +104,6 @@ class Engine(EmulatorState):
             self._stats = dict.fromkeys(self._stats, 0)
 
     def close(self) -> None:
+        """Stop the background runner, then close the database; the engine is unusable afterwards."""
         self.runner.stop()
         self.store.close()

@@ -53,9 +53,11 @@ class EmulatorState:
 
     # ---- time --------------------------------------------------------------------------------------------
     def now(self) -> float:
+        """Unix seconds from the emulator's clock (a fake clock in tests), not necessarily wall time."""
         return float(self.clock())
 
     def now_text(self) -> str:
+        """The clock's now as RFC 3339 text, the form the service writes in ``createTime`` and ``updateTime``."""
         return rfc3339(self.now())
 
     # ---- repos and points ------------------------------------------------------------------------------
@@ -71,10 +73,12 @@ class EmulatorState:
         return doc
 
     def repo(self, name: str) -> dict[str, Any]:
+        """The stored repo ``name``, or the service's "repo does not exist" answer."""
         return self.existing("repo", name)
 
     @staticmethod
     def fields(doc: Mapping[str, Any]) -> tuple[Field, ...]:
+        """The parsed schema of a stored repo document (an empty schema allowed)."""
         return parse_schema(doc.get("schema") or [], "schema", allow_empty=True)
 
     def decoder(self, doc: Mapping[str, Any]) -> PointDecoder:

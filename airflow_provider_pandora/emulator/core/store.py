@@ -104,6 +104,7 @@ class Store:
 
     # ---- resources ------------------------------------------------------------------------------------
     def get(self, kind: str, name: str, scope: str = "") -> dict[str, Any] | None:
+        """The stored document, or ``None``; ``scope`` is the owning repo for transforms, exports and jobs."""
         with self.lock:
             row = self._writer.execute(
                 "SELECT doc FROM meta WHERE kind = ? AND scope = ? AND name = ?", (kind, scope, name)
@@ -122,6 +123,7 @@ class Store:
         return [json.loads(row[0]) for row in rows]
 
     def put(self, kind: str, name: str, doc: dict[str, Any], scope: str = "") -> None:
+        """Insert or replace the document in one transaction."""
         with self.atomic() as conn:
             updated = conn.execute(
                 "UPDATE meta SET doc = ? WHERE kind = ? AND scope = ? AND name = ?",
@@ -144,17 +146,20 @@ class Store:
             return True
 
     def delete(self, kind: str, name: str, scope: str = "") -> None:
+        """Remove the document if it exists (deleting a missing one is not an error here)."""
         with self.atomic() as conn:
             conn.execute("DELETE FROM meta WHERE kind = ? AND scope = ? AND name = ?", (kind, scope, name))
 
     # ---- points ------------------------------------------------------------------------------------------
     def create_points(self, repo: str) -> None:
+        """Create the repo's points table if it is missing."""
         with self.atomic() as conn:
             conn.execute(
                 f'CREATE TABLE IF NOT EXISTS "{points_table(repo)}" (seq INTEGER PRIMARY KEY, line BLOB NOT NULL)'
             )
 
     def drop_points(self, repo: str) -> None:
+        """Drop the repo's points table, with every point in it."""
         with self.atomic() as conn:
             conn.execute(f'DROP TABLE IF EXISTS "{points_table(repo)}"')
 
@@ -167,11 +172,13 @@ class Store:
         return int(row[0] or 0)
 
     def max_seq(self, repo: str) -> int:
+        """The highest sequence number stored for the repo (0 when it has no points)."""
         with self.reader() as conn:
             row = conn.execute(f'SELECT max(seq) FROM "{points_table(repo)}"').fetchone()
         return int(row[0] or 0)
 
     def count(self, repo: str) -> int:
+        """How many points the repo holds."""
         with self.reader() as conn:
             row = conn.execute(f'SELECT count(*) FROM "{points_table(repo)}"').fetchone()
         return int(row[0])
@@ -185,16 +192,19 @@ class Store:
 
     # ---- job runs ---------------------------------------------------------------------------------------
     def add_run(self, repo: str, job: str, doc: dict[str, Any]) -> int:
+        """Record a job run; returns its id (the ``runId`` clients see)."""
         with self.atomic() as conn:
             cursor = conn.execute("INSERT INTO runs (repo, job, doc) VALUES (?, ?, ?)", (repo, job, json.dumps(doc)))
             return int(cursor.lastrowid or 0)
 
     def get_run(self, run_id: int) -> dict[str, Any] | None:
+        """The run record by id, or ``None``."""
         with self.lock:
             row = self._writer.execute("SELECT doc FROM runs WHERE id = ?", (run_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put_run(self, run_id: int, doc: dict[str, Any]) -> None:
+        """Replace the run record (status and times as the run progresses)."""
         with self.atomic() as conn:
             conn.execute("UPDATE runs SET doc = ? WHERE id = ?", (json.dumps(doc), run_id))
 
@@ -208,6 +218,7 @@ class Store:
         return [(int(run_id), json.loads(doc)) for run_id, doc in rows]
 
     def running_runs(self) -> list[tuple[int, str, str, dict[str, Any]]]:
+        """``(run id, repo, job, record)`` of each run still ``Running``, oldest first (recovery, group status)."""
         with self.lock:
             rows = self._writer.execute("SELECT id, repo, job, doc FROM runs ORDER BY id").fetchall()
         out = []
@@ -218,15 +229,18 @@ class Store:
         return out
 
     def delete_runs(self, repo: str, job: str) -> None:
+        """Forget every run of the job (when the job is deleted)."""
         with self.atomic() as conn:
             conn.execute("DELETE FROM runs WHERE repo = ? AND job = ?", (repo, job))
 
     # ---- blobs -------------------------------------------------------------------------------------------
     def put_blob(self, name: str, content: bytes) -> None:
+        """Store (or replace) a binary, such as a plugin jar, under ``name``."""
         with self.atomic() as conn:
             conn.execute("INSERT OR REPLACE INTO blobs (name, content) VALUES (?, ?)", (name, content))
 
     def delete_blob(self, name: str) -> None:
+        """Remove the binary if it exists."""
         with self.atomic() as conn:
             conn.execute("DELETE FROM blobs WHERE name = ?", (name,))
 
@@ -245,6 +259,7 @@ class Store:
             conn.execute("DELETE FROM blobs")
 
     def close(self) -> None:
+        """Close every pooled reader and the writer; later readers are not pooled."""
         with self._pool_lock:
             self._closed = True
             readers, self._all_readers, self._readers = self._all_readers, [], []

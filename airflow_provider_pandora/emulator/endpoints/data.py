@@ -65,6 +65,7 @@ def check_framing(lines: list[bytes]) -> None:
 
 
 def push(engine: Engine, req: Request) -> Response:
+    """``POST /v2/repos/<repo>/data``: points checked against the schema (kodo repos, transform outputs refuse)."""
     name = req.params["repo"]
     data = body_text(req)
     lines = split_lines(data)

@@ -48,6 +48,7 @@ def check_spec(etype: str, spec: Any, keys: set[str]) -> dict[str, Any]:
 
 
 def create(engine: Engine, req: Request) -> Response:
+    """``POST /v2/repos/<repo>/exports/<export>``: refuses kodo repos, duplicates and a spec the export type refuses."""
     repo = req.params["repo"]
     name = req.params["export"]
     body = req.json()
@@ -80,20 +81,24 @@ def create(engine: Engine, req: Request) -> Response:
 
 
 def view(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """An export as the service shows it (its delivery state stays internal)."""
     return {"name": doc["name"], "type": doc["type"], "spec": doc["spec"], "whence": doc["whence"], "workflow": ""}
 
 
 def get(engine: Engine, req: Request) -> Response:
+    """``GET /v2/repos/<repo>/exports/<export>``."""
     return ok(view(engine.existing("export", req.params["export"], repo=req.params["repo"])))
 
 
 def list_all(engine: Engine, req: Request) -> Response:
+    """``GET /v2/repos/<repo>/exports``: the repo's exports in creation order."""
     repo = req.params["repo"]
     engine.repo(repo)
     return ok({"exports": [view(e) for e in engine.store.docs("export", scope=repo)]})
 
 
 def update(engine: Engine, req: Request) -> Response:
+    """``PUT /v2/repos/<repo>/exports/<export>``: a new spec; the type and ``whence`` cannot change (E18305)."""
     repo = req.params["repo"]
     name = req.params["export"]
     body = req.json()
@@ -111,6 +116,7 @@ def update(engine: Engine, req: Request) -> Response:
 
 
 def delete(engine: Engine, req: Request) -> Response:
+    """``DELETE /v2/repos/<repo>/exports/<export>``: 404 when it does not exist."""
     repo = req.params["repo"]
     name = req.params["export"]
     with engine.store.atomic():

@@ -9,6 +9,7 @@ from airflow_provider_pandora.schema import check_container, check_region
 
 
 def create(engine: Engine, req: Request) -> Response:
+    """``POST /v2/groups/<group>``: checks region and container; a duplicate name is E18218."""
     name = req.params["group"]
     body = req.json()
     region = check_region(body.get("region"))
@@ -34,6 +35,7 @@ def create(engine: Engine, req: Request) -> Response:
 
 
 def update(engine: Engine, req: Request) -> Response:
+    """``PUT /v2/groups/<group>``: only the container can change."""
     name = req.params["group"]
     body = req.json()
     container = check_container(body.get("container"))
@@ -54,14 +56,17 @@ def _set_started(engine: Engine, req: Request, started: bool) -> Response:
 
 
 def start(engine: Engine, req: Request) -> Response:
+    """``POST /v2/groups/<group>/actions/start``."""
     return _set_started(engine, req, True)
 
 
 def stop(engine: Engine, req: Request) -> Response:
+    """``POST /v2/groups/<group>/actions/stop``."""
     return _set_started(engine, req, False)
 
 
 def list_all(engine: Engine, req: Request) -> Response:
+    """``GET /v2/groups``: name, region and container of each group."""
     groups = [
         {"name": g["name"], "region": g["region"], "container": g["container"]} for g in engine.store.docs("group")
     ]
@@ -69,6 +74,7 @@ def list_all(engine: Engine, req: Request) -> Response:
 
 
 def get(engine: Engine, req: Request) -> Response:
+    """``GET /v2/groups/<group>``: the container carries the live ``status`` (running or idle)."""
     name = req.params["group"]
     doc = engine.existing("group", name)
     status = engine.group_status(name)
@@ -85,6 +91,7 @@ def get(engine: Engine, req: Request) -> Response:
 
 
 def delete(engine: Engine, req: Request) -> Response:
+    """``DELETE /v2/groups/<group>``: refused (E18215) while repos still use the group."""
     name = req.params["group"]
     with engine.store.atomic():
         engine.existing("group", name)

@@ -23,6 +23,7 @@ MAX_HISTORY_SIZE = 1000
 
 
 def submit(engine: Engine, req: Request) -> Response:
+    """``POST /v2/repos/<repo>/jobs/<job>/to/<dest>``: checks code, container, scheduler and params before storing."""
     repo = req.params["repo"]
     name = req.params["job"]
     dest = req.params["dest"]
@@ -82,6 +83,7 @@ def submit(engine: Engine, req: Request) -> Response:
 
 
 def get(engine: Engine, req: Request) -> Response:
+    """``GET /v2/repos/<repo>/jobs/<job>``: ``status`` is that of the latest run (``Ready`` before any run)."""
     repo, name = req.params["repo"], req.params["job"]
     doc = engine.existing("job", name, repo=repo)
     latest = engine.store.runs(repo, name, limit=1)
@@ -92,6 +94,7 @@ def get(engine: Engine, req: Request) -> Response:
 
 
 def list_all(engine: Engine, req: Request) -> Response:
+    """``GET /v2/repos/<repo>/jobs``: name, destination, code and scheduler of each job."""
     repo = req.params["repo"]
     engine.repo(repo)
     jobs = [{k: j[k] for k in ("name", "to", "code", "scheduler")} for j in engine.store.docs("job", scope=repo)]
@@ -99,6 +102,7 @@ def list_all(engine: Engine, req: Request) -> Response:
 
 
 def delete(engine: Engine, req: Request) -> Response:
+    """``DELETE /v2/repos/<repo>/jobs/<job>``: stops a running run and forgets the job's runs too."""
     repo, name = req.params["repo"], req.params["job"]
     with engine.store.atomic():
         engine.existing("job", name, repo=repo)
@@ -109,6 +113,7 @@ def delete(engine: Engine, req: Request) -> Response:
 
 
 def start(engine: Engine, req: Request) -> Response:
+    """``POST /v2/repos/<repo>/jobs/<job>/actions/start``: starts a run now; answers ``{"runId"}``."""
     repo, name = req.params["repo"], req.params["job"]
     params = {p["name"]: p["value"] for p in check_params(req.json().get("params"))}
     engine.existing("job", name, repo=repo)

@@ -64,6 +64,7 @@ def infer(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def get(engine: Engine, req: Request) -> Response:
+    """``GET``/``POST /v2/schemas``: a schema inferred from the bucket's files (json and text only)."""
     body = req.json()
     nested = body.get("spec")
     spec: Mapping[str, Any] = nested if isinstance(nested, Mapping) else body

@@ -11,6 +11,7 @@ MAX_PLUGIN_BYTES = 20 * 1024 * 1024
 
 
 def upload(engine: Engine, req: Request) -> Response:
+    """``POST /v2/plugins/<plugin>``: stores the jar; refuses empty, oversized, duplicate or Content-MD5-mismatched."""
     name = req.params["plugin"]
     content = req.body
     if not content:
@@ -30,14 +31,17 @@ def upload(engine: Engine, req: Request) -> Response:
 
 
 def get(engine: Engine, req: Request) -> Response:
+    """``GET /v2/plugins/<plugin>``: name, creation time, size and MD5 of the jar."""
     return ok(engine.existing("plugin", req.params["plugin"]))
 
 
 def list_all(engine: Engine, req: Request) -> Response:
+    """``GET /v2/plugins``: name and creation time of each plugin."""
     return ok({"plugins": [{"name": p["name"], "createTime": p["createTime"]} for p in engine.store.docs("plugin")]})
 
 
 def delete(engine: Engine, req: Request) -> Response:
+    """``DELETE /v2/plugins/<plugin>``: removes the record and the jar."""
     name = req.params["plugin"]
     with engine.store.atomic():
         engine.existing("plugin", name)

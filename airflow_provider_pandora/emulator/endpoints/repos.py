@@ -33,6 +33,7 @@ def new_repo_doc(
     derived_from: str = "",
     derived_kind: str = "",
 ) -> dict[str, Any]:
+    """A new realtime repo document (the caller stores it); also used for repos a transform or job creates."""
     now = engine.now_text()
     return {
         "name": name,
@@ -56,6 +57,7 @@ def create_repo(engine: Engine, doc: dict[str, Any]) -> None:
 
 
 def create(engine: Engine, req: Request) -> Response:
+    """``POST /v2/repos/<repo>``: checks region, type and schema; kodo repos need a bucket and no group."""
     name = req.params["repo"]
     body = req.json()
     region = check_region(body.get("region") or "nb")
@@ -90,6 +92,7 @@ def create(engine: Engine, req: Request) -> Response:
 
 
 def view(doc: dict[str, Any]) -> dict[str, Any]:
+    """A repo as the service shows it (internal fields left out)."""
     out = {
         key: doc.get(key)
         for key in (
@@ -111,14 +114,17 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def get(engine: Engine, req: Request) -> Response:
+    """``GET /v2/repos/<repo>``."""
     return ok(view(engine.repo(req.params["repo"])))
 
 
 def exists(engine: Engine, req: Request) -> Response:
+    """``GET /v2/repos/<repo>/exists``: ``{"exist": bool}``, never a 404."""
     return ok({"exist": engine.store.get("repo", req.params["repo"]) is not None})
 
 
 def list_all(engine: Engine, req: Request) -> Response:
+    """``GET /v2/repos``: summary of each repo (no schema)."""
     repos = [
         {key: doc.get(key) for key in ("name", "region", "type", "group", "derivedFrom", "description")}
         for doc in engine.store.docs("repo")
@@ -127,6 +133,7 @@ def list_all(engine: Engine, req: Request) -> Response:
 
 
 def update(engine: Engine, req: Request) -> Response:
+    """``PUT /v2/repos/<repo>``: a new schema that may only add fields; the description may change."""
     name = req.params["repo"]
     body = req.json()
     fields = parse_schema(body.get("schema"), "schema")
@@ -141,6 +148,7 @@ def update(engine: Engine, req: Request) -> Response:
 
 
 def delete(engine: Engine, req: Request) -> Response:
+    """``DELETE /v2/repos/<repo>``: refused (E18112) while transforms or exports still read from it."""
     name = req.params["repo"]
     store = engine.store
     with store.atomic():

@@ -87,6 +87,7 @@ def infer_fields(
 
 
 def create(engine: Engine, req: Request) -> Response:
+    """``POST /v2/repos/<repo>/transforms/<transform>/to/<dest>``: SQL and/or plugin, checked before storing."""
     repo = req.params["repo"]
     name = req.params["transform"]
     dest = req.params["dest"]
@@ -170,18 +171,21 @@ def view(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def get(engine: Engine, req: Request) -> Response:
+    """``GET /v2/repos/<repo>/transforms/<transform>``: ``Transform-Type`` says sql or plugin."""
     doc = engine.existing("transform", req.params["transform"], repo=req.params["repo"])
     kind = "plugin" if doc["spec"].get("plugin") else "sql"
     return ok(view(doc), headers={"Transform-Type": f"application/{kind}"})
 
 
 def list_all(engine: Engine, req: Request) -> Response:
+    """``GET /v2/repos/<repo>/transforms``: the repo's transforms in creation order."""
     repo = req.params["repo"]
     engine.repo(repo)
     return ok({"transforms": [view(t) for t in engine.store.docs("transform", scope=repo)]})
 
 
 def update(engine: Engine, req: Request) -> Response:
+    """``PUT /v2/repos/<repo>/transforms/<transform>``: needs at least one of code, plugin, interval, container."""
     repo = req.params["repo"]
     name = req.params["transform"]
     body = req.json()
@@ -216,6 +220,7 @@ def update(engine: Engine, req: Request) -> Response:
 
 
 def delete(engine: Engine, req: Request) -> Response:
+    """``DELETE /v2/repos/<repo>/transforms/<transform>``: 404 when it does not exist."""
     repo = req.params["repo"]
     name = req.params["transform"]
     with engine.store.atomic():

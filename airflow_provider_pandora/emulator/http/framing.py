@@ -29,6 +29,7 @@ class Request:
     params: dict[str, str] = field(default_factory=dict)
 
     def header(self, name: str, default: str = "") -> str:
+        """The header's value, or ``default`` when absent (an empty header stays ``""``)."""
         value = self.headers.get(name)
         return default if value is None else value
 
@@ -47,6 +48,8 @@ class Request:
 
 @dataclass
 class Response:
+    """An answer to send: status, body, content type and extra headers (``X-Reqid`` is added when sent)."""
+
     status: int = 200
     body: bytes = b"{}"
     content_type: str = JSON_TYPE
@@ -60,4 +63,5 @@ def ok(payload: Any = None, *, headers: dict[str, str] | None = None) -> Respons
 
 
 def error_response(err: ApiError) -> Response:
+    """The service's error form for ``err``: its HTTP status with ``{"error": "Exxxxx: ..."}``."""
     return Response(err.status, json.dumps({"error": err.text}, ensure_ascii=False).encode("utf-8"))

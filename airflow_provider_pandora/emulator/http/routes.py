@@ -63,6 +63,7 @@ class Route:
 
     @property
     def pattern(self) -> re.Pattern[str]:
+        """The compiled template, path parameters as named groups that match one path segment each."""
         return _compile(self.template)
 
     def checked_params(self, params: dict[str, str]) -> dict[str, str]:

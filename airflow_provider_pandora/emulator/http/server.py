@@ -49,6 +49,7 @@ DISCARD_LIMIT = 64 * 1024 * 1024
 
 
 def unauthorized(reason: str) -> ApiError:
+    """A 401 "bad token" answer; E18665 lets clients that read codes tell it from other failures."""
     # The service answers 401 "bad token"; the code lets clients that read codes see one.
     return ApiError("E18665", f"bad token: {reason}", status=401)
 
@@ -63,21 +64,27 @@ class ConnectionHandler(BaseHTTPRequestHandler):
     server: EmulatorHTTPServer
 
     def do_GET(self) -> None:
+        """Answer through the route table, as every other method does."""
         self._dispatch()
 
     def do_POST(self) -> None:
+        """Answer through the route table, as every other method does."""
         self._dispatch()
 
     def do_PUT(self) -> None:
+        """Answer through the route table, as every other method does."""
         self._dispatch()
 
     def do_DELETE(self) -> None:
+        """Answer through the route table, as every other method does."""
         self._dispatch()
 
     def do_PATCH(self) -> None:
+        """Answer through the route table, as every other method does."""
         self._dispatch()  # no such route: a JSON E9001 rather than http.server's HTML 501
 
     def do_HEAD(self) -> None:
+        """Answer through the route table, as every other method does."""
         self._dispatch()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
@@ -92,6 +99,7 @@ class ConnectionHandler(BaseHTTPRequestHandler):
             self._send(error_response(err), secrets.token_hex(8))
 
     def log_message(self, format: str, *args: Any) -> None:
+        """Send ``http.server``'s access log to the debug log instead of stderr."""
         log.debug("%s " + format, self.address_string(), *args)
 
     # ---- one request ------------------------------------------------------------------------------------
@@ -254,6 +262,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         super().__init__(address, ConnectionHandler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection in its own daemon thread, remembered so ``close_connections`` can end it."""
         thread = threading.Thread(
             target=self.process_request_thread,
             args=(request, client_address),
@@ -265,11 +274,13 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         thread.start()
 
     def shutdown_request(self, request: Any) -> None:
+        """Forget the connection once it is done, then close it."""
         with self._open_lock:
             self._open.pop(request, None)
         super().shutdown_request(request)
 
     def close_connections(self) -> None:
+        """Shut down every open connection and wait briefly for its thread, so ``stop`` does not hang on keep-alives."""
         with self._open_lock:
             open_now = list(self._open.items())
         for sock, _ in open_now:
@@ -314,6 +325,7 @@ class EmulatorServer:
 
     @property
     def url(self) -> str:
+        """The base URL clients use (``http`` or ``https``, IPv6 bracketed), with the real port when 0 was asked."""
         host, port = self.httpd.server_address[:2]
         shown = host if isinstance(host, str) else host.decode()
         return f"{self.scheme}://{'[' + shown + ']' if ':' in shown else shown}:{port}"

@@ -115,6 +115,7 @@ def referenced_repos(code: str) -> list[str]:
 
 
 def check_shape(code: str) -> None:
+    """Refuse SQL that is not exactly one read-only SELECT (or WITH/VALUES) statement, raising ``SqlError``."""
     if not code or not code.strip():
         raise SqlError("the SQL code is empty; give one SELECT statement")
     tokens = tokenize(code)
@@ -212,6 +213,7 @@ def _probe(conn: sqlite3.Connection, sql: str, tables: Sequence[str], *, columns
 
 
 def not_a_source(repo: str, sources: Mapping[str, Any]) -> str:
+    """The message for SQL that reads a repo which is not among the transform's or job's sources."""
     names = ", ".join(sorted(sources)) or "none"
     return f"the SQL reads from {repo!r}, which is not a source repo of this transform or job (sources: {names})"
 
@@ -227,6 +229,7 @@ def read_only(action: int, *_: Any) -> int:
 
 
 def sqlite_message(err: sqlite3.Error) -> str:
+    """A SQLite error as a message for the user; a denied write says the SQL must only read."""
     text = str(err)
     if text.startswith("not authorized"):
         return "the SQL must only read (one SELECT statement); it tried to write"

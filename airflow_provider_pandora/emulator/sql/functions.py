@@ -191,6 +191,7 @@ def _json_extract_like(text: Any, path: Any) -> Any:
 
 
 def connect() -> sqlite3.Connection:
+    """An in-memory SQLite connection with Pandora's SQL functions (``floor``/``ceil`` only where SQLite lacks them)."""
     conn = sqlite3.connect(":memory:", detect_types=sqlite3.PARSE_DECLTYPES)
     for name, nargs, func in _FUNCTIONS:
         conn.create_function(name, nargs, func, deterministic=name not in ("rand", "now", "unix_timestamp"))

@@ -40,6 +40,7 @@ def _infer_scalar(values: Sequence[Any]) -> str:
 
 
 def infer_field(key: str, values: Sequence[Any], hint: Field | None, maps: Sequence[Field] = ()) -> Field:
+    """The destination field for result column ``key``, from its values; ``hint`` (its source field) wins ties."""
     if not values:
         if hint is not None:
             return Field(key, hint.valtype, False, hint.elemtype, hint.children)

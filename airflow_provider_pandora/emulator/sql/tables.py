@@ -81,6 +81,7 @@ for _name, _conv in {
 
 
 def quote_name(name: str) -> str:
+    """``name`` as a double-quoted SQLite identifier, quotes doubled, so any repo or field name is safe."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -112,6 +113,7 @@ def _column_value(field: Field) -> Callable[[Any], Any]:
 
 
 def create_table(conn: sqlite3.Connection, table: str, fields: Sequence[Field]) -> None:
+    """A table for a repo read by SQL, typed so the values convert back; raises ``SqlError`` for an empty schema."""
     if not fields:
         raise SqlError(f"repo {table!r} has no schema fields, so the SQL cannot read it")
     columns = ", ".join(f"{quote_name(f.key)} {_DECLTYPES.get(f.valtype, 'PDSTRING TEXT')}" for f in fields)
@@ -124,6 +126,7 @@ def create_table(conn: sqlite3.Connection, table: str, fields: Sequence[Field]) 
 def insert_points(
     conn: sqlite3.Connection, table: str, fields: Sequence[Field], points: Iterable[Mapping[str, Any]]
 ) -> None:
+    """Insert the points as rows in ``fields`` order; a value that does not convert raises ``SqlError`` naming it."""
     keys = [f.key for f in fields]
     converters = [_column_value(f) for f in fields]
     sql = f"INSERT INTO {quote_name(table)} VALUES ({', '.join('?' * len(keys))})"

@@ -24,6 +24,8 @@ _TOKEN_RE = re.compile(
 
 @dataclass
 class Token:
+    """A lexical token of SQL: its kind (``ident``, ``string``, ``number``, ``comment``...) and its text as written."""
+
     kind: str
     text: str
 
@@ -42,6 +44,7 @@ class Token:
 
 
 def tokenize(code: str) -> list[Token]:
+    """Split SQL into tokens, comments and whitespace included; an unterminated quote ends as one ``other`` token."""
     out: list[Token] = []
     pos = 0
     while pos < len(code):
