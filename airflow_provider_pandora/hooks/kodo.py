@@ -24,7 +24,7 @@ from airflow.providers.common.compat.sdk import BaseHook
 from airflow_provider_pandora.connection_form import form_widgets, ui_field_behaviour
 from airflow_provider_pandora.exceptions import KodoError, PandoraValidationError
 from airflow_provider_pandora.get_provider_info import _kodo_connection
-from airflow_provider_pandora.hooks.pandora import _mask, connection_endpoint, connection_verify
+from airflow_provider_pandora.hooks._connection import connection_endpoint, connection_verify, mask_secret
 
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
@@ -155,7 +155,7 @@ class KodoHook(BaseHook):
     @cached_property
     def config(self) -> KodoConnectionConfig:
         config = KodoConnectionConfig.from_connection(self.get_connection(self.kodo_conn_id))
-        _mask(config.secret_key)
+        mask_secret(config.secret_key)
         return config
 
     # ---- client -------------------------------------------------------------------------
