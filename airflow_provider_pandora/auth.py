@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 SCHEME = "Pandora"
 QINIU_HEADER_PREFIX = "X-Qiniu-"
-#: The service refuses a ``Date`` further than this from its clock (sdk-facts 1.1).
+#: The service refuses a ``Date`` further than this from its clock (docs/sdk-facts.md §1.1).
 MAX_CLOCK_SKEW_SECONDS = 15 * 60
 
 
@@ -137,7 +137,7 @@ def verify_signature(
 
 
 # --------------------------------------------------------------------------------------------
-# Tokens (sdk-facts 1.2)
+# Tokens (docs/sdk-facts.md §1.2)
 # --------------------------------------------------------------------------------------------
 TOKEN_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 

@@ -1,4 +1,4 @@
-"""Validation rules of the Pandora API (spec plus sdk-facts section 5), shared by client and emulator.
+"""Validation rules of the Pandora API (spec plus docs/sdk-facts.md §5), shared by client and emulator.
 
 Each check raises :class:`PandoraValidationError` naming the parameter (``schema[2].schema[0].key``)
 and the rule, so a user fixes the right thing before any request leaves the machine. The emulator
