@@ -133,6 +133,10 @@ def _httpx_errors() -> tuple[type[BaseException], ...]:
     return (httpx.TransportError,)
 
 
+#: 501 (E9001, no such endpoint or method) and 505: the service did nothing, and answers the same every time.
+_UNSUPPORTED = frozenset({501, 505})
+
+
 def is_transient(exc: BaseException) -> bool:
     """The one rule for what a later attempt can fix: transport failures, timeouts, 5xx and 429.
 
@@ -142,7 +146,7 @@ def is_transient(exc: BaseException) -> bool:
     if is_certificate_error(exc):
         return False
     if isinstance(exc, PandoraServerError):
-        return exc.status_code not in (501, 505)
+        return exc.status_code not in _UNSUPPORTED
     if isinstance(exc, PandoraApiError):
         return exc.status_code == 429
     return isinstance(exc, (requests.ConnectionError, requests.Timeout, *_httpx_errors()))
@@ -157,7 +161,7 @@ def maybe_committed(exc: BaseException | None) -> bool:
     if exc is None or is_certificate_error(exc):
         return False
     if isinstance(exc, PandoraApiError):
-        return exc.status_code >= 500
+        return exc.status_code >= 500 and exc.status_code not in _UNSUPPORTED
     if isinstance(exc, requests.ConnectTimeout):
         return False
     if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
