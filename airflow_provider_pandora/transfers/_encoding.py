@@ -177,12 +177,31 @@ class CsvRows:
 
 
 def passes_through(data: bytes) -> bool:
-    """Can this ``pandora`` block be sent as it is (no CR, no blank line, no field over 100 KB)?"""
-    if b"\r" in data or b"\n\n" in data or data.startswith(b"\n"):
+    """Can this ``pandora`` block be sent as it is (no CR, no blank line, no line over 100 KB)?
+
+    Whole-block scans in C, no per-line work: ``rfind`` of ``"\\n\\n"`` (its reverse search runs about
+    twice as fast as ``in`` on lines this full of ``"\\n"``), and the length check looks for the last
+    ``"\\n"`` within each window of ``MAX_FIELD_BYTES + 1`` bytes: if one has none, a line is longer.
+    """
+    if b"\r" in data or data.rfind(b"\n\n") >= 0 or data.startswith(b"\n"):
         return False
-    if len(data) <= wire.MAX_FIELD_BYTES:
-        return True
-    return all(len(line) <= wire.MAX_FIELD_BYTES for line in data.split(b"\n"))
+    return _lines_within(data, wire.MAX_FIELD_BYTES)
+
+
+def _lines_within(data: bytes, limit: int) -> bool:
+    """Is every ``\\n``-separated line of ``data`` at most ``limit`` bytes long?
+
+    From each line start ``p``, the last ``"\\n"`` in ``data[p : p + limit + 1]`` ends only lines of at
+    most ``limit`` bytes; none there means the line at ``p`` is longer. About two ``rfind`` per
+    ``limit`` bytes.
+    """
+    start, size = 0, len(data)
+    while size - start > limit:
+        newline = data.rfind(b"\n", start, start + limit + 1)
+        if newline < 0:
+            return False
+        start = newline + 1
+    return True
 
 
 def check_pandora_line(raw: bytes, line_no: int) -> bytes:

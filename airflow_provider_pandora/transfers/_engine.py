@@ -366,8 +366,9 @@ class Transfer:
                     continue
                 if passthrough and passes_through(block.data):
                     self._flush(block.offset, block.line)
-                    body = block.data if block.data.endswith(b"\n") else block.data + b"\n"
-                    count = body.count(b"\n")
+                    ends = block.data.endswith(b"\n")
+                    body = block.data if ends else block.data + b"\n"  # no copy but of a last line
+                    count = block.count + (0 if ends else 1)
                     self._submit(
                         Batch(
                             index,
