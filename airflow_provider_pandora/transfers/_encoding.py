@@ -23,7 +23,7 @@ from typing import Any
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.exceptions import BadLine, TransferError
 from airflow_provider_pandora.transfers import _decode
-from airflow_provider_pandora.transfers._delivery import Batch
+from airflow_provider_pandora.transfers._batch import Batch
 from airflow_provider_pandora.transfers._fastencode import FastPointEncoder
 
 Converter = Callable[[bytes, int], "bytes | None"]
@@ -268,7 +268,11 @@ class Batcher:
         return self._batch(self._builder.take(), nos, end_offset, end_line)
 
     def _batch(self, lines: list[bytes], nos: list[int], end_offset: int, end_line: int) -> Batch:
-        return Batch(self.source_index, self.source, wire.body_of(lines), len(lines), nos[0], nos, end_offset, end_line)
+        # consecutive numbers (no bad or blank line inside) travel as None: an encoding process then
+        # pickles one int, not one per line
+        line_nos = None if nos[-1] - nos[0] == len(nos) - 1 else nos
+        body = wire.body_of(lines)
+        return Batch(self.source_index, self.source, body, len(lines), nos[0], line_nos, end_offset, end_line)
 
 
 # ---- encoding processes ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.schema import parse_schema
 from airflow_provider_pandora.transfers import _encoding
+from airflow_provider_pandora.transfers._batch import Batch
 from airflow_provider_pandora.transfers._encoding import Batcher, encode_lines, jsonl_converter
 from airflow_provider_pandora.transfers._fastencode import FastPointEncoder
 
@@ -26,6 +27,15 @@ def block() -> bytes:
     return "\n".join(lines).encode() + b"\n"
 
 
+def _nos(batch: Batch) -> list[int]:
+    """The batch's line numbers (``line_nos`` is ``None`` when they are consecutive)."""
+    nos = (
+        batch.line_nos if batch.line_nos is not None else list(range(batch.first_line, batch.first_line + batch.points))
+    )
+    assert batch.lines()[1] == nos
+    return nos
+
+
 def in_process(data: bytes, stop: bool) -> tuple[list[tuple[bytes, list[int] | None, int, int]], list[tuple[int, int]]]:
     fast = FastPointEncoder(wire.PointEncoder(SCHEMA))
     encoded = encode_lines(jsonl_converter(fast), data, 100, 7, 1 << 20, stop, fast, "in.jsonl")
@@ -34,14 +44,14 @@ def in_process(data: bytes, stop: bool) -> tuple[list[tuple[bytes, list[int] | N
     end = (bad[0].offset, bad[0].line - 1) if stop and bad else (100 + len(data), 7 + data.count(b"\n"))
     last = batcher.take(*end)
     batches += [last] if last is not None else []
-    return [(b.body, b.line_nos, b.end_offset, b.end_line) for b in batches], [(b.line, b.offset) for b in bad]
+    return [(b.body, _nos(b), b.end_offset, b.end_line) for b in batches], [(b.line, b.offset) for b in bad]
 
 
 def in_worker(data: bytes, stop: bool) -> tuple[list[tuple[bytes, list[int] | None, int, int]], list[tuple[int, int]]]:
     _encoding._worker_init(SCHEMA, None)
     batches, bad = _encoding._worker_batches(data, 100, 7, 1 << 20, stop, MAX_BATCH, 2, "in.jsonl")
     assert {(b.source_index, b.source) for b in batches} == {(2, "in.jsonl")}
-    return [(b.body, b.line_nos, b.end_offset, b.end_line) for b in batches], [(b.line, b.offset) for b in bad]
+    return [(b.body, _nos(b), b.end_offset, b.end_line) for b in batches], [(b.line, b.offset) for b in bad]
 
 
 def test_both_paths_cut_the_same_batches_and_report_bad_lines_in_line_order() -> None:
