@@ -39,8 +39,9 @@ import requests
 
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.exceptions import BadLine, BadLineError, TransferError
+from airflow_provider_pandora.transfers._batch import Batch
 from airflow_provider_pandora.transfers._checkpoints import CHECKPOINT_VERSION, CheckpointStore, MemoryCheckpoints
-from airflow_provider_pandora.transfers._delivery import CONTENT_CODES, DEFAULT_ATTEMPTS, Batch, PushHook, Sender, Sent
+from airflow_provider_pandora.transfers._delivery import CONTENT_CODES, DEFAULT_ATTEMPTS, PushHook, Sender, Sent
 from airflow_provider_pandora.transfers._encoding import (
     Batcher,
     Converter,
