@@ -307,7 +307,7 @@ class PandoraHook(PandoraBaseHook):
                 f"batch is {len(body)} bytes; a push must stay below {wire.MAX_BATCH_BYTES} bytes "
                 "(pass points instead of bytes to have them split)",
             )
-        if not body.strip():
+        if not body or body.isspace():  # no copy of a 2 MiB body
             raise PandoraValidationError("data", "is empty; there is nothing to push")
         headers = {"Content-Type": content_type}
         if gzip:

@@ -18,6 +18,7 @@ import tenacity
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.exceptions import BadLine, PandoraApiError
 from airflow_provider_pandora.hooks._transport import maybe_committed, retrying
+from airflow_provider_pandora.transfers._batch import Batch
 
 if TYPE_CHECKING:
     from airflow_provider_pandora.hooks._connection import PandoraConnectionConfig
@@ -37,28 +38,6 @@ class PushHook(Protocol):
     def config(self) -> PandoraConnectionConfig: ...
 
     def push_batch(self, repo: str, body: bytes, *, gzip: bool = ..., retry: bool = ...) -> str | None: ...
-
-
-@dataclass
-class Batch:
-    """One request body and where it ends in its source (what the checkpoint saves once it lands)."""
-
-    source_index: int
-    source: str
-    body: bytes
-    points: int
-    first_line: int
-    line_nos: list[int] | None  # None: consecutive from first_line (pass-through blocks)
-    end_offset: int
-    end_line: int
-    header: list[str] | None = None
-
-    def lines(self) -> tuple[list[bytes], list[int]]:
-        lines = self.body.split(b"\n")
-        if lines and not lines[-1]:
-            lines.pop()
-        nos = self.line_nos if self.line_nos is not None else list(range(self.first_line, self.first_line + len(lines)))
-        return lines, nos
 
 
 @dataclass

@@ -40,8 +40,9 @@ import requests
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.exceptions import BadLine, BadLineError, TransferError
 from airflow_provider_pandora.schema import check_choice
+from airflow_provider_pandora.transfers._batch import Batch
 from airflow_provider_pandora.transfers._checkpoints import CHECKPOINT_VERSION, CheckpointStore, MemoryCheckpoints
-from airflow_provider_pandora.transfers._delivery import CONTENT_CODES, DEFAULT_ATTEMPTS, Batch, PushHook, Sender, Sent
+from airflow_provider_pandora.transfers._delivery import CONTENT_CODES, DEFAULT_ATTEMPTS, PushHook, Sender, Sent
 from airflow_provider_pandora.transfers._encoding import (
     Batcher,
     Converter,
@@ -363,8 +364,9 @@ class Transfer:
                     continue
                 if passthrough and passes_through(block.data):
                     self._flush(block.offset, block.line)
-                    body = block.data if block.data.endswith(b"\n") else block.data + b"\n"
-                    count = body.count(b"\n")
+                    ends = block.data.endswith(b"\n")
+                    body = block.data if ends else block.data + b"\n"  # no copy but of a last line
+                    count = block.count + (0 if ends else 1)
                     self._submit(
                         Batch(
                             index,

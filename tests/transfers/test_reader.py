@@ -88,3 +88,29 @@ def test_lines_numbers_and_offsets_survive_any_chunking(
         if rebuilt and rebuilt[-1] == b"":
             rebuilt.pop()
         assert [x for x in rebuilt if len(x) <= max_line] == [x for x in tail if len(x) <= max_line]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"a", b"bb", b"\n", b"\r\n", b"x" * 9]), max_size=60).map(b"".join),
+    step=st.integers(1, 17),
+    budget=st.integers(1, 40),
+    max_line=st.integers(1, 30),
+)
+def test_pass_through_blocks_stay_within_one_body_and_count_their_lines(
+    data: bytes, step: int, budget: int, max_line: int
+) -> None:
+    """Blocks cut for pass-through (``block_bytes``) stay within it (one byte more when a line of exactly
+    ``block_bytes`` waits for its ``\\n``: the engine leaves 2 bytes of room), and carry an exact line count."""
+    line = 0
+    for item in read_blocks(
+        cast(IO[bytes], Trickle(data, step)), 0, 0, max_line=min(max_line, budget), block_bytes=budget
+    ):
+        if isinstance(item, _TooLong):
+            line = item.line
+            continue
+        assert len(item.data) <= budget + 1
+        assert item.line == line
+        assert item.count == item.data.count(b"\n")
+        assert item.end_line == line + item.data.count(b"\n") + (0 if item.data.endswith(b"\n") else 1)
+        line = item.end_line
