@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 BIN  := $(VENV)/bin
 BIN2 := $(VENV2)/bin
 
-.PHONY: help install install-airflow2 lint types unit test test-airflow3 test-airflow2 demo bench clean
+.PHONY: help install install-airflow2 install-system lint types unit test test-airflow3 test-airflow2 system-test demo bench clean
 
 help:
 	@echo "make demo   - start the emulator and run the end-to-end example DAG"
@@ -32,6 +32,16 @@ $(BIN2)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# The system test's services: Debian's Postgres, Redis and chromium (apt-get update only when the install fails).
+SYSTEM_DEBS := postgresql redis-server chromium
+$(BIN)/.system-installed: $(BIN)/.installed pyproject.toml
+	@command -v redis-server >/dev/null && command -v chromium >/dev/null && test -x /usr/lib/postgresql/15/bin/initdb \
+		|| apt-get install -y $(SYSTEM_DEBS) || (apt-get update && apt-get install -y $(SYSTEM_DEBS))
+	$(BIN)/python -m uv pip install -q --python $(BIN)/python -e ".[$(EXTRAS),system]" "apache-airflow==$(AIRFLOW3)"
+	touch $@
+
+install-system: $(BIN)/.system-installed
 install-airflow2: $(BIN2)/.installed
 
 lint: install
@@ -46,6 +56,11 @@ test-airflow3: install
 
 test-airflow2: install-airflow2
 	$(BIN2)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# A whole Airflow 3 deployment (Postgres, Redis, scheduler, DAG processor, triggerer, API server, two Celery
+# workers) on loopback, driven through the REST API. Not part of `make test` yet (see README).
+system-test: install-system
+	PANDORA_SYSTEM_TESTS=1 $(BIN)/python -m pytest tests/system -p no:cacheprovider -s --timeout 1200 $(PYTEST_ARGS)
 
 test: lint types test-airflow3 test-airflow2
 	@echo "make test: all checks passed on Airflow $(AIRFLOW3) and $(AIRFLOW2)"
