@@ -5,7 +5,7 @@ VENV      ?= .venv
 VENV2     ?= .venv-airflow2
 AIRFLOW3  ?= 3.3.2
 AIRFLOW2  ?= 2.11.2
-EXTRAS    ?= dev,kodo,emulator
+EXTRAS    ?= dev,kodo,emulator,fast
 PYTEST_ARGS ?=
 
 BIN  := $(VENV)/bin

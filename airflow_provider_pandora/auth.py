@@ -16,7 +16,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -86,6 +86,7 @@ def string_to_sign(
 
 
 def hmac_sha1_b64(secret_key: str, data: str) -> str:
+    """HMAC-SHA1 of ``data`` under the secret key, as padded URL-safe base64: the signature both SDKs send."""
     return b64url(hmac.new(secret_key.encode("utf-8"), data.encode("utf-8"), hashlib.sha1).digest())
 
 
@@ -108,6 +109,40 @@ def authorization(
 
 
 # --------------------------------------------------------------------------------------------
+# Verification of signed requests (the server side, used by the emulator)
+# --------------------------------------------------------------------------------------------
+def verify_signature(
+    signature: str,
+    secret_key: str,
+    *,
+    method: str,
+    path: str,
+    date: str | None,
+    now: float,
+    content_type: str = "",
+    content_md5: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Check an ``AK:sign`` signature against its secret key and the request; raises ``ValueError`` saying why.
+
+    ``Date`` must be within :data:`MAX_CLOCK_SKEW_SECONDS` of ``now``. The path is tried as sent and
+    percent-decoded, because clients differ in which of the two they sign.
+    """
+    if not date:
+        raise ValueError("the Date header is missing")
+    signed_at = parse_http_date(date)
+    if abs(now - signed_at) > MAX_CLOCK_SKEW_SECONDS:
+        raise ValueError(f"Date {date!r} is more than 15 minutes from the server's clock; check this machine's")
+    for candidate in dict.fromkeys((path, unquote(path))):
+        text = string_to_sign(
+            method, candidate, date=date, content_type=content_type, content_md5=content_md5, headers=headers
+        )
+        if hmac.compare_digest(hmac_sha1_b64(secret_key, text), signature):
+            return
+    raise ValueError("the signature does not match; check the access key / secret key pair")
+
+
+# --------------------------------------------------------------------------------------------
 # Tokens (sdk-facts 1.2)
 # --------------------------------------------------------------------------------------------
 TOKEN_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
@@ -125,6 +160,7 @@ class TokenDescription:
     headers: str = ""
 
     def to_json(self) -> str:
+        """The description as JSON, the text a token base64-encodes and signs."""
         # Key order and compact separators follow the Go SDK, so tokens are byte-identical.
         return json.dumps(
             {
@@ -140,6 +176,7 @@ class TokenDescription:
 
     @classmethod
     def from_json(cls, text: str) -> TokenDescription:
+        """Parse a decoded token description; raises ``ValueError`` when it is not a JSON object."""
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("token description is not a JSON object")
@@ -182,12 +219,15 @@ def make_token(
 
 @dataclass(frozen=True)
 class ParsedAuthorization:
+    """The parts of a ``Pandora AK:...`` header: a request signature, or (with ``encoded_token``) a token."""
+
     access_key: str
     signature: str
     encoded_token: str | None = None
 
     @property
     def is_token(self) -> bool:
+        """Whether the header carries a token (``AK:sign:token``) rather than a signature of this request."""
         return self.encoded_token is not None
 
 
@@ -259,6 +299,7 @@ class PandoraAuth(requests.auth.AuthBase):
         self._secret_key = secret_key
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Sign the prepared request with a fresh ``Date``, so a retried request is not refused as stale."""
         r.headers.pop("Date", None)  # a retried request must carry a fresh Date
         r.headers.update(sign_headers(self.access_key, self._secret_key, r.method or "GET", r.url or "/", r.headers))
         return r

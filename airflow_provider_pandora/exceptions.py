@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "ERROR_CODES",
+    "BadLine",
+    "BadLineError",
     "KodoError",
     "PandoraAlreadyExistsError",
     "PandoraApiError",
@@ -24,6 +27,8 @@ __all__ = [
     "PandoraServerError",
     "PandoraTooLargeError",
     "PandoraValidationError",
+    "PointError",
+    "TransferError",
     "error_from_response",
 ]
 
@@ -48,6 +53,61 @@ class PandoraValidationError(PandoraError, ValueError):
 
 def _rebuild_validation(parameter: str, problem: str, code: str | None) -> PandoraValidationError:
     return PandoraValidationError(parameter, problem, code=code)
+
+
+class PointError(PandoraValidationError):
+    """One point (or one field of it) cannot be encoded or decoded; names the point and field."""
+
+    def __init__(
+        self, parameter: str, problem: str, *, code: str = "E18110", index: int | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(parameter, problem, code=code)
+        self.index = index
+        self.field = field
+
+
+class TransferError(PandoraValidationError):
+    """The transfer cannot start or continue (bad arguments, missing source, unreadable object)."""
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """One input line a transfer could not deliver, and why.
+
+    ``offset`` is where the line starts in its (decompressed) source: with ``on_bad_line="fail"``
+    the transfer checkpoints there, so the next try starts at this line.
+    """
+
+    source: str
+    line: int
+    reason: str
+    field: str | None = None
+    text: bytes | None = None
+    offset: int = 0
+
+    def describe(self) -> str:
+        """``source, line N[, field 'f']: reason``, the form logs and the dead-letter file use."""
+        where = f"{self.source}, line {self.line}"
+        return f"{where}, field {self.field!r}: {self.reason}" if self.field else f"{where}: {self.reason}"
+
+    def to_json(self) -> str:
+        """The dead-letter record (the line's text cut at 1 MB)."""
+        text = None if self.text is None else self.text[:1_000_000].decode("utf-8", "replace")
+        return json.dumps(
+            {"source": self.source, "line": self.line, "field": self.field, "reason": self.reason, "text": text},
+            ensure_ascii=False,
+        )
+
+
+class BadLineError(PandoraValidationError):
+    """A bad line with ``on_bad_line="fail"``: names the source, the line, the field and the reason."""
+
+    def __init__(self, bad: BadLine) -> None:
+        self.bad = bad
+        super().__init__("on_bad_line", f"bad line in {bad.describe()} (on_bad_line='fail')")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (BadLineError, (self.bad,))
 
 
 class PandoraApiError(PandoraError):
@@ -166,7 +226,7 @@ AUTH_HINT = (
     "and that this machine's clock is within 15 minutes of real time"
 )
 
-#: code -> (HTTP status, message, exception class). Statuses from the spec; the rest from sdk-facts 4.
+#: code -> (HTTP status, message, exception class). Statuses from the spec; the rest from ``docs/sdk-facts.md`` §4.
 ERROR_CODES: dict[str, tuple[int, str, type[PandoraApiError]]] = {
     "E18003": (411, "Content-Length is missing", PandoraInvalidRequestError),
     "E18004": (400, "invalid Content-Length", PandoraInvalidRequestError),

@@ -120,6 +120,7 @@ def _kodo_connection() -> dict[str, Any]:
 
 
 def get_provider_info() -> dict[str, Any]:
+    """The provider metadata Airflow reads through the ``apache_airflow_provider`` entry point."""
     return {
         "package-name": "airflow-provider-pandora",
         "name": PANDORA,

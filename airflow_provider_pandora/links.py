@@ -39,7 +39,10 @@ def push_console_url(operator: Any, context: Any, repo: str, job: str | None = N
 
 
 class PandoraConsoleLink(BaseOperatorLink):
+    """Extra link to the repo (or job) in the Pandora console; the URL comes from the task's XCom."""
+
     name = "Pandora console"
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        """The console URL the task pushed to XCom, or ``""`` (no console configured, or not yet run)."""
         return XCom.get_value(key=CONSOLE_URL_XCOM_KEY, ti_key=ti_key) or ""

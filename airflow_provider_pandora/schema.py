@@ -93,12 +93,14 @@ def check_resource_name(kind: str, value: Any, parameter: str | None = None) -> 
 
 
 def check_plugin_name(value: Any, parameter: str = "plugin") -> str:
+    """``value`` if it is a valid plugin name; else ``SchemaProblem`` with the service's E18117."""
     if not isinstance(value, str) or not PLUGIN_NAME_RE.match(value):
         raise SchemaProblem(parameter, f"{value!r} {PLUGIN_RULE}", "E18117")
     return value
 
 
 def check_choice(value: Any, choices: Iterable[str], parameter: str, *, code: str = "E18007") -> str:
+    """``value`` (as text) if it is one of ``choices``; else ``SchemaProblem`` with ``code`` (E18007 by default)."""
     options = tuple(choices)
     if value not in options:
         raise SchemaProblem(parameter, f"{value!r} is not one of {', '.join(options)}", code)
@@ -106,10 +108,12 @@ def check_choice(value: Any, choices: Iterable[str], parameter: str, *, code: st
 
 
 def check_region(value: Any, parameter: str = "region") -> str:
+    """``value`` if it is a Pandora region; else ``SchemaProblem`` E18212."""
     return check_choice(value, sorted(REGIONS), parameter, code="E18212")
 
 
 def check_container(value: Any, parameter: str = "container") -> dict[str, Any]:
+    """A container ``{"type", "count"}`` with a known type and a count in range; else ``SchemaProblem`` E18213."""
     if not isinstance(value, Mapping):
         raise SchemaProblem(parameter, 'must be an object like {"type": "M16C4", "count": 1}', "E18213")
     ctype = value.get("type")
@@ -132,6 +136,7 @@ def check_container(value: Any, parameter: str = "container") -> dict[str, Any]:
 
 
 def check_interval(value: Any, parameter: str = "interval", *, update: bool = False) -> str:
+    """A transform interval the service allows (``update`` allows the update call's set); else E18208."""
     return check_choice(value, TRANSFORM_UPDATE_INTERVALS if update else TRANSFORM_INTERVALS, parameter, code="E18208")
 
 
@@ -150,9 +155,11 @@ class Field:
 
     @property
     def by_key(self) -> dict[str, Field]:
+        """The ``map`` field's children by key, for looking up nested values."""
         return {child.key: child for child in self.children}
 
     def to_json(self) -> dict[str, Any]:
+        """The field in the service's JSON form (``key``, ``valtype``, ``required``, ``elemtype``, map ``schema``)."""
         out: dict[str, Any] = {"key": self.key, "valtype": self.valtype, "required": self.required}
         if self.elemtype:
             out["elemtype"] = self.elemtype
@@ -226,6 +233,7 @@ def _parse_level(
 
 
 def schema_to_json(fields: Iterable[Field]) -> list[dict[str, Any]]:
+    """A schema as the service's JSON list, the inverse of ``parse_schema``."""
     return [f.to_json() for f in fields]
 
 
@@ -250,6 +258,7 @@ def check_schema_extension(old: Sequence[Field], new: Sequence[Field], parameter
 # Exports, transforms, jobs
 # --------------------------------------------------------------------------------------------
 def normalise_export_type(value: Any, parameter: str = "export_type") -> str:
+    """The canonical export type for ``value`` (aliases and case accepted); else ``SchemaProblem`` E18305."""
     normalised = EXPORT_TYPE_ALIASES.get(str(value).lower()) if isinstance(value, str) else None
     if normalised is None:
         raise SchemaProblem(parameter, f"{value!r} is not one of http, tsdb, logdb, kodo, mongo", "E18305")
@@ -257,6 +266,7 @@ def normalise_export_type(value: Any, parameter: str = "export_type") -> str:
 
 
 def check_export_spec(export_type: str, spec: Any, parameter: str = "spec") -> dict[str, Any]:
+    """A copy of ``spec`` once the keys its export type requires are present and valid; else E18305."""
     if not isinstance(spec, Mapping):
         raise SchemaProblem(parameter, "must be an object", "E18305")
     for key in EXPORT_REQUIRED_SPEC_KEYS[export_type]:
@@ -273,6 +283,7 @@ def check_export_spec(export_type: str, spec: Any, parameter: str = "spec") -> d
 
 
 def check_scheduler(value: Any, parameter: str = "scheduler") -> dict[str, Any]:
+    """A job scheduler (``once``, ``loop`` with ``10m``/``1h``, or ``crontab``) normalised; else E18614."""
     if not isinstance(value, Mapping):
         raise SchemaProblem(parameter, 'must be an object like {"type": "once"}', "E18614")
     stype = check_choice(value.get("type"), SCHEDULER_TYPES, f"{parameter}.type", code="E18614")

@@ -1,4 +1,4 @@
-"""The data-push wire format (sdk-facts section 2), shared by the client, the transfers and the emulator.
+"""The data-push wire format (``docs/sdk-facts.md`` §2), shared by the client, the transfers and the emulator.
 
 A body is UTF-8 text, one point per ``\\n``-terminated line, fields ``key=value`` separated by a
 single TAB. String values use the spec's escaping (``\\`` ``TAB`` ``CR`` ``LF`` become ``\\\\ \\t \\r \\n``;
@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from airflow_provider_pandora.exceptions import PandoraValidationError
+from airflow_provider_pandora.exceptions import (
+    PointError as PointError,
+)  # re-exported: wire.PointError stays importable
 from airflow_provider_pandora.schema import NAME_RE, Field
 
 MAX_BATCH_BYTES = 2 * 1024 * 1024
@@ -36,22 +38,13 @@ _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
 
-class PointError(PandoraValidationError):
-    """One point (or one field of it) cannot be encoded or decoded; names the point and field."""
-
-    def __init__(
-        self, parameter: str, problem: str, *, code: str = "E18110", index: int | None = None, field: str | None = None
-    ) -> None:
-        super().__init__(parameter, problem, code=code)
-        self.index = index
-        self.field = field
-
-
 def escape(text: str) -> str:
+    """Escape backslash, TAB, CR and LF in a wire value, so it cannot split a field or a point."""
     return text.translate(_ESCAPES)
 
 
 def unescape(text: str) -> str:
+    """Undo :func:`escape`; other backslashes are kept as they are."""
     if "\\" not in text:
         return text
     return _UNESCAPE_RE.sub(lambda m: _UNESCAPES[m.group(1)], text)
@@ -69,6 +62,7 @@ class _Bad(ValueError):
 
 
 def to_long(value: Any) -> int:
+    """``value`` as a long: ints, whole floats and integer text within int64; booleans are refused."""
     if isinstance(value, bool):
         raise _Bad(f"{value!r} is a boolean, expected a whole number (long)")
     if isinstance(value, int):
@@ -87,6 +81,7 @@ def to_long(value: Any) -> int:
 
 
 def to_float(value: Any) -> float:
+    """``value`` as a finite float (numbers or numeric text); booleans, NaN and infinity are refused."""
     if isinstance(value, bool):
         raise _Bad(f"{value!r} is a boolean, expected a number (float)")
     try:
@@ -99,6 +94,7 @@ def to_float(value: Any) -> float:
 
 
 def to_bool(value: Any) -> bool:
+    """``value`` as a boolean: a bool, 0/1, or ``true/false/yes/no/1/0`` text; anything else is refused."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
@@ -145,6 +141,7 @@ def format_datetime(value: datetime) -> str:
 
 
 def format_float(value: float) -> str:
+    """The shortest text that reads back as the same float (Python's ``repr``)."""
     return repr(value)
 
 
@@ -344,6 +341,7 @@ class PointEncoder:
         return out
 
     def encode_all(self, points: Iterable[Mapping[str, Any]], *, name: str = "points") -> Iterator[bytes]:
+        """Encode each point in turn; a ``PointError`` carries the failing point's index."""
         for index, point in enumerate(points):
             try:
                 yield self.encode(point, where=f"{name}[{index}]")
@@ -370,9 +368,14 @@ class BatchBuilder:
         self._size = 0
 
     def fits_alone(self, line: bytes) -> bool:
+        """Whether ``line`` could be sent at all: a batch of it alone stays below ``max_bytes``."""
         return len(line) + 1 < self.max_bytes
 
     def add(self, line: bytes) -> list[bytes] | None:
+        """Add a line; returns the finished batch when this line did not fit, else ``None``.
+
+        Raises ``PointError`` (E18005) for a line that cannot fit in any batch.
+        """
         cost = len(line) + 1
         if cost >= self.max_bytes:
             raise PointError(
@@ -387,6 +390,7 @@ class BatchBuilder:
         return full
 
     def take(self) -> list[bytes]:
+        """The pending lines (possibly none), leaving the builder empty."""
         lines, self._lines, self._size = self._lines, [], 0
         return lines
 
@@ -395,6 +399,7 @@ class BatchBuilder:
 
     @property
     def size(self) -> int:
+        """Bytes the pending lines take in a body, newlines included."""
         return self._size
 
 
@@ -404,6 +409,7 @@ def body_of(lines: Sequence[bytes]) -> bytes:
 
 
 def batches(lines: Iterable[bytes], max_bytes: int = MAX_BATCH_BYTES) -> Iterator[list[bytes]]:
+    """Group lines into batches below ``max_bytes``, never splitting a line; ``PointError`` for an oversized line."""
     builder = BatchBuilder(max_bytes)
     for line in lines:
         full = builder.add(line)
@@ -502,6 +508,7 @@ class PointDecoder:
         self._required = tuple(f.key for f in self.schema if f.required)
 
     def decode(self, line: bytes | str, *, where: str = "line") -> dict[str, Any]:
+        """One wire line as a typed point; raises ``PointError`` naming the field for a value the schema refuses."""
         if isinstance(line, bytes):
             try:
                 text = line.decode("utf-8")
@@ -529,4 +536,5 @@ class PointDecoder:
         return point
 
     def decode_body(self, body: bytes) -> list[dict[str, Any]]:
+        """Every line of a request body decoded, errors naming the 1-based line number."""
         return [self.decode(line, where=f"line {n}") for n, line in enumerate(split_lines(body), start=1)]

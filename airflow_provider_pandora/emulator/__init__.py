@@ -16,7 +16,7 @@ __all__ = ["DEMO_ACCESS_KEY", "DEMO_SECRET_KEY", "PandoraEmulator"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so importing a pure submodule (sqlrunner, scheduler...) does not start up the server code.
+    # Lazy, so importing a pure submodule (sql, delivery...) does not start up the server code.
     if name in __all__:
         from airflow_provider_pandora.emulator import testing
 

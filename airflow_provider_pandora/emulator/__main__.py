@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from airflow_provider_pandora.emulator.server import EmulatorServer
+from airflow_provider_pandora.emulator.http.server import EmulatorServer
 from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
 
@@ -28,6 +28,7 @@ def _credential(value: str) -> tuple[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``pandora-emulator`` command line; ``--help`` is the reference for its flags."""
     parser = argparse.ArgumentParser(
         prog="pandora-emulator",
         description="A local Qiniu Pandora pipeline v2 server for demos and tests.",
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until SIGINT/SIGTERM, first printing ``PANDORA_EMULATOR_URL=...``; a temporary data dir is removed."""
     args = build_parser().parse_args(argv)
     own_dir = args.data_dir is None
     data_dir: Path = args.data_dir or Path(tempfile.mkdtemp(prefix="pandora-emulator-"))

@@ -19,17 +19,20 @@ from airflow_provider_pandora.emulator.testing import PandoraEmulator
 
 @pytest.fixture
 def pandora_emulator() -> Iterator[PandoraEmulator]:
+    """A fresh emulator for one test, stopped (and its data removed) afterwards."""
     with PandoraEmulator() as emulator:
         yield emulator
 
 
 @pytest.fixture(scope="session")
 def pandora_emulator_session() -> Iterator[PandoraEmulator]:
+    """One emulator shared by the whole session: faster, but tests see each other's resources."""
     with PandoraEmulator() as emulator:
         yield emulator
 
 
 @pytest.fixture
 def pandora_conn(pandora_emulator: PandoraEmulator, monkeypatch: pytest.MonkeyPatch) -> PandoraEmulator:
+    """The function emulator, set as Airflow's ``pandora_default`` connection through the environment."""
     monkeypatch.setenv("AIRFLOW_CONN_PANDORA_DEFAULT", pandora_emulator.connection_json())
     return pandora_emulator

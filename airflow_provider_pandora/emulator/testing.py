@@ -19,8 +19,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_pandora.emulator.faults import Fault
-from airflow_provider_pandora.emulator.server import EmulatorServer
+from airflow_provider_pandora.emulator.core.faults import Fault
+from airflow_provider_pandora.emulator.http.server import EmulatorServer
 
 __all__ = ["DEMO_ACCESS_KEY", "DEMO_SECRET_KEY", "PandoraEmulator"]
 
@@ -76,6 +76,7 @@ class PandoraEmulator:
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> PandoraEmulator:
+        """Start the server (idempotent); returns ``self`` so ``PandoraEmulator().start()`` chains."""
         if self._server is None:
             self._server = EmulatorServer(
                 host=self.host,
@@ -113,6 +114,7 @@ class PandoraEmulator:
 
     @property
     def server(self) -> EmulatorServer:
+        """The running server; raises ``RuntimeError`` when the emulator was not started."""
         if self._server is None:
             raise RuntimeError("the emulator is not running; call start() or use it as a context manager")
         return self._server
@@ -120,14 +122,17 @@ class PandoraEmulator:
     # ---- connection ------------------------------------------------------------------------------------
     @property
     def url(self) -> str:
+        """The base URL of the running emulator, such as ``http://127.0.0.1:PORT``."""
         return self.server.url
 
     @property
     def access_key(self) -> str:
+        """The first configured access key, the one ``connection_json`` uses."""
         return next(iter(self.credentials))
 
     @property
     def secret_key(self) -> str:
+        """The secret key paired with ``access_key``."""
         return self.credentials[self.access_key]
 
     def connection_json(self, **extra: Any) -> str:
@@ -165,6 +170,7 @@ class PandoraEmulator:
         return self.server.engine.stats()
 
     def export_status(self, repo: str, export: str) -> dict[str, Any]:
+        """An export's type and delivery state (such as how far it has delivered); ``KeyError`` if it does not exist."""
         engine = self.server.engine
         doc = engine.store.get("export", export, scope=repo)
         if doc is None:
@@ -191,6 +197,7 @@ class PandoraEmulator:
         return self.server.engine.faults.add(fault).to_dict()
 
     def clear_faults(self) -> None:
+        """Remove every injected fault: requests are answered normally again."""
         self.server.engine.faults.clear()
 
     def run_transforms(self) -> int:

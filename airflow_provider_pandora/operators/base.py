@@ -20,6 +20,7 @@ IF_MISSING = ("ignore", "fail")
 
 
 def check_choice(value: str, allowed: Sequence[str], name: str) -> str:
+    """``value`` if it is one of ``allowed``; else raises ``PandoraValidationError`` naming the parameter."""
     if value not in allowed:
         raise PandoraValidationError(name, f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     return value
@@ -49,6 +50,7 @@ class _ReqidRecordingHook(PandoraHook):
 
 
 def last_reqid(hook: Any) -> str:
+    """The hook's last request id for the log, or ``-`` when there is none (never a secret)."""
     return str(getattr(hook, "last_reqid", None) or "-")
 
 
@@ -64,6 +66,7 @@ class PandoraBaseOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> PandoraHook:
+        """A hook that records each call's request id, built on first use (not at DAG parse time)."""
         return _ReqidRecordingHook(self.pandora_conn_id)
 
     def log_done(self, what: str) -> None:
@@ -112,6 +115,7 @@ class PandoraDeleteOperator(PandoraBaseOperator):
         self.if_missing = check_choice(if_missing, IF_MISSING, "if_missing")
 
     def delete(self, name: str, call: Callable[[], Any]) -> dict[str, Any]:
+        """Run ``call``; a 404 fails only with ``if_missing="fail"``. Returns ``{resource: name, "deleted": bool}``."""
         try:
             call()
         except PandoraNotFoundError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +9,7 @@ from airflow.providers.common.compat.sdk import Context
 
 from airflow_provider_pandora.exceptions import PandoraValidationError
 from airflow_provider_pandora.operators.base import PandoraBaseOperator
+from airflow_provider_pandora.params import parse_json_param
 
 
 class PandoraPushDataOperator(PandoraBaseOperator):
@@ -35,12 +35,7 @@ class PandoraPushDataOperator(PandoraBaseOperator):
         self.schema = schema
 
     def _points(self) -> list[Mapping[str, Any]]:
-        points: Any = self.points
-        if isinstance(points, str):  # a rendered "{{ ti.xcom_pull(...) | tojson }}"
-            try:
-                points = json.loads(points)
-            except ValueError as exc:
-                raise PandoraValidationError("points", f"is a string but not JSON: {exc}") from None
+        points: Any = parse_json_param(self.points, "points")  # a rendered "{{ ti.xcom_pull(...) | tojson }}"
         if isinstance(points, Mapping):
             points = [points]
         if not isinstance(points, Sequence) or not all(isinstance(p, Mapping) for p in points):
@@ -48,6 +43,7 @@ class PandoraPushDataOperator(PandoraBaseOperator):
         return list(points)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Push the points; returns ``{"repo", "points", "bytes", "batches"}`` to XCom."""
         result = self.hook.push_data(self.repo, self._points(), schema=self.schema)
         self.log.info(
             "pushed %d points (%d bytes, %d batches) to repo %r; reqids %s",

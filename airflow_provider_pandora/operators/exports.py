@@ -34,6 +34,7 @@ class PandoraCreateExportOperator(PandoraCreateOperator):
         self.whence = whence
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Create (or, per ``if_exists``, update) the export; returns ``{"repo", "export", "action"}`` to XCom."""
         result = self.create_or_update(
             self.export,
             lambda: self.hook.create_export(
@@ -59,6 +60,7 @@ class PandoraUpdateExportOperator(PandoraBaseOperator):
         self.export_type = export_type
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Update the export's spec; returns ``{"repo", "export", "action": "updated"}`` to XCom."""
         self.hook.update_export(self.repo, self.export, spec=self.spec, export_type=self.export_type)
         self.log_done(f"updated export {self.export!r} of repo {self.repo!r}")
         return {"repo": self.repo, "export": self.export, "action": "updated"}
@@ -76,4 +78,5 @@ class PandoraDeleteExportOperator(PandoraDeleteOperator):
         self.export = export
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Delete the export; returns ``{"repo", "export", "deleted"}`` to XCom (``deleted`` false if missing)."""
         return {"repo": self.repo, **self.delete(self.export, lambda: self.hook.delete_export(self.repo, self.export))}

@@ -8,6 +8,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import Context
 
 from airflow_provider_pandora.operators.base import PandoraBaseOperator, PandoraCreateOperator, PandoraDeleteOperator
+from airflow_provider_pandora.params import parse_bool_param
 
 
 class PandoraCreateGroupOperator(PandoraCreateOperator):
@@ -32,10 +33,14 @@ class PandoraCreateGroupOperator(PandoraCreateOperator):
         self.allocate_on_start = allocate_on_start
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Create (or, per ``if_exists``, update) the group; returns ``{"group", "action"}`` to XCom."""
         return self.create_or_update(
             self.group,
             lambda: self.hook.create_group(
-                self.group, container=self.container, region=self.region, allocate_on_start=bool(self.allocate_on_start)
+                self.group,
+                container=self.container,
+                region=self.region,
+                allocate_on_start=parse_bool_param(self.allocate_on_start, "allocate_on_start"),
             ),
             lambda: self.hook.update_group(self.group, container=self.container),
         )
@@ -52,6 +57,7 @@ class PandoraUpdateGroupOperator(PandoraBaseOperator):
         self.container = container
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Change the group's container; returns ``{"group", "action": "updated"}`` to XCom."""
         self.hook.update_group(self.group, container=self.container)
         self.log_done(f"updated group {self.group!r}")
         return {"group": self.group, "action": "updated"}
@@ -67,6 +73,7 @@ class PandoraStartGroupOperator(PandoraBaseOperator):
         self.group = group
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Start the group's containers; returns ``{"group", "action": "started"}`` to XCom."""
         self.hook.start_group(self.group)
         self.log_done(f"started group {self.group!r}")
         return {"group": self.group, "action": "started"}
@@ -82,6 +89,7 @@ class PandoraStopGroupOperator(PandoraBaseOperator):
         self.group = group
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Stop the group's containers; returns ``{"group", "action": "stopped"}`` to XCom."""
         self.hook.stop_group(self.group)
         self.log_done(f"stopped group {self.group!r}")
         return {"group": self.group, "action": "stopped"}
@@ -98,4 +106,5 @@ class PandoraDeleteGroupOperator(PandoraDeleteOperator):
         self.group = group
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Delete the group; returns ``{"group", "deleted"}`` to XCom (``deleted`` false if it was missing)."""
         return self.delete(self.group, lambda: self.hook.delete_group(self.group))

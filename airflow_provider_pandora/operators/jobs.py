@@ -80,6 +80,7 @@ class PandoraSubmitJobOperator(PandoraCreateOperator):
         self._submit()
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Submit (or, per ``if_exists``, replace) the job; returns ``{"repo", "dest_repo", "job", "action"}``."""
         push_console_url(self, context, self.repo, self.job)
         result = self.create_or_update(self.job, self._submit, self._replace)
         return {"repo": self.repo, "dest_repo": self.dest_repo, **result}
@@ -203,6 +204,12 @@ class PandoraStartJobOperator(PandoraBaseOperator):
 
     # ---- execute -------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
+        """Start a run (or adopt the previous try's) and wait for it to end; fails unless it succeeds.
+
+        Returns ``{"repo", "job", "started_at", "reconnected", "run"}`` to XCom, ``run`` being the final run
+        record. Raises :class:`~airflow_provider_pandora.exceptions.PandoraJobFailedError` when the run ends
+        otherwise, and ``AirflowException`` when it does not end within the timeout.
+        """
         push_console_url(self, context, self.repo, self.job)
         clock_start = time.time()
         previous = self._previous_run(context)
@@ -313,6 +320,7 @@ class PandoraStopJobOperator(PandoraBaseOperator):
         self.job = job
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Stop the job's running run; returns ``{"repo", "job", "action": "stopped"}`` to XCom."""
         push_console_url(self, context, self.repo, self.job)
         self.hook.stop_job(self.repo, self.job)
         self.log_done(f"stopped job {self.job!r} of repo {self.repo!r}")

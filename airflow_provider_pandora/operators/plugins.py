@@ -26,6 +26,7 @@ class PandoraUploadPluginOperator(PandoraCreateOperator):
         self.hook.upload_plugin(self.plugin, self.jar_path)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Upload the jar (``if_exists="update"`` deletes and re-uploads); returns ``{"plugin", "action"}`` to XCom."""
         return self.create_or_update(
             self.plugin, lambda: self.hook.upload_plugin(self.plugin, self.jar_path), self._replace
         )

@@ -50,6 +50,7 @@ class PandoraCreateRepoOperator(PandoraCreateOperator):
         self.file_type = file_type
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Create (or, per ``if_exists``, extend the schema of) the repo; returns ``{"repo", "action"}`` to XCom."""
         return self.create_or_update(
             self.repo,
             lambda: self.hook.create_repo(
@@ -77,6 +78,7 @@ class PandoraUpdateRepoOperator(PandoraBaseOperator):
         self.schema = schema
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Extend the repo's schema (fields can only be added); returns ``{"repo", "action": "updated"}`` to XCom."""
         self.hook.update_repo(self.repo, schema=self.schema)
         self.log_done(f"updated schema of repo {self.repo!r}")
         return {"repo": self.repo, "action": "updated"}
@@ -93,4 +95,5 @@ class PandoraDeleteRepoOperator(PandoraDeleteOperator):
         self.repo = repo
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Delete the repo; returns ``{"repo", "deleted"}`` to XCom (``deleted`` false if it was missing)."""
         return self.delete(self.repo, lambda: self.hook.delete_repo(self.repo))

@@ -54,6 +54,10 @@ class PandoraCreateTransformOperator(PandoraCreateOperator):
         self.whence = whence
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Create (or, per ``if_exists``, update) the transform.
+
+        Returns ``{"repo", "dest_repo", "transform", "action"}`` to XCom.
+        """
         result = self.create_or_update(
             self.transform,
             lambda: self.hook.create_transform(
@@ -105,6 +109,7 @@ class PandoraUpdateTransformOperator(PandoraBaseOperator):
         self.container = container
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Update the transform's code, plugin, interval or container; returns ``{"repo", "transform", "action"}``."""
         self.hook.update_transform(
             self.repo,
             self.transform,
@@ -129,6 +134,7 @@ class PandoraDeleteTransformOperator(PandoraDeleteOperator):
         self.transform = transform
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Delete the transform; returns ``{"repo", "transform", "deleted"}`` to XCom (false if it was missing)."""
         return {
             "repo": self.repo,
             **self.delete(self.transform, lambda: self.hook.delete_transform(self.repo, self.transform)),

@@ -1,127 +1,44 @@
-"""What both transfer operators share: arguments, the checkpoint store, and running the engine.
+"""What both transfer operators share: their arguments and running the engine.
 
-Checkpoints live where Airflow keeps task state:
-
-* Airflow 3.3+: the task state store (``context["task_state_store"]``, the same store
-  ``PandoraStartJobOperator`` uses), scoped to the task instance (dag run, task, map index), so every
-  retry of that instance sees it;
-* below 3.3: an Airflow Variable named ``pandora_transfer:<dag_id>:<task_id>:<run_id>:<map_index>``.
-
-Either way the checkpoint is deleted when the transfer succeeds. A checkpoint is only a position and
-counters (never data or secrets), and one saved for other inputs (repo, format, sources) is ignored.
+Checkpoints go to the task state store (Airflow 3.3+) or a Variable: see
+:mod:`~airflow_provider_pandora.transfers._checkpoints`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.providers.common.compat.sdk import Context
 
+from airflow_provider_pandora.exceptions import TransferError
 from airflow_provider_pandora.operators.base import PandoraBaseOperator
+from airflow_provider_pandora.params import parse_bool_param, parse_int_param, parse_json_param
+from airflow_provider_pandora.transfers._checkpoints import (
+    CHECKPOINT_STATE_KEY,
+    VARIABLE_PREFIX,
+    CheckpointStore,
+    TaskStateCheckpoints,
+    VariableCheckpoints,
+    checkpoint_store,
+)
 from airflow_provider_pandora.transfers._engine import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_LINE_BYTES,
-    CheckpointStore,
-    Source,
     Transfer,
-    TransferError,
     TransferOptions,
 )
+from airflow_provider_pandora.transfers._reading import Source
 
-#: ``task_state_store`` key (Airflow 3.3+) holding a transfer's checkpoint.
-CHECKPOINT_STATE_KEY = "pandora_transfer_checkpoint"
-VARIABLE_PREFIX = "pandora_transfer"
-
-
-class TaskStateCheckpoints:
-    """Checkpoints in Airflow 3.3's task state store."""
-
-    def __init__(self, store: Any, key: str = CHECKPOINT_STATE_KEY) -> None:
-        self.store = store
-        self.key = key
-
-    def load(self) -> dict[str, Any] | None:
-        value = self.store.get(self.key)
-        return dict(value) if isinstance(value, Mapping) else None
-
-    def save(self, state: dict[str, Any]) -> None:
-        self.store.set(self.key, state)
-
-    def clear(self) -> None:
-        self.store.delete(self.key)
-
-
-class VariableCheckpoints:
-    """Below Airflow 3.3: one Variable per task instance, deleted on success."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        try:
-            from airflow.sdk import Variable  # Airflow 3.0 - 3.2
-        except ImportError:
-            from airflow.models import Variable  # type: ignore[no-redef]  # Airflow 2
-        self.variable: Any = Variable
-
-    def load(self) -> dict[str, Any] | None:
-        raw = self.variable.get(self.key, None)  # positional default: the keyword differs across lines
-        if raw is None:
-            return None
-        try:
-            value = json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
-            return None
-        return dict(value) if isinstance(value, Mapping) else None
-
-    def save(self, state: dict[str, Any]) -> None:
-        self.variable.set(self.key, json.dumps(state, separators=(",", ":")))
-
-    def clear(self) -> None:
-        self.variable.delete(self.key)
-
-
-def checkpoint_store(context: Context) -> CheckpointStore | None:
-    """The task's checkpoint store: task state store on 3.3+, else a Variable keyed by the task instance."""
-    store = context.get("task_state_store")  # type: ignore[call-overload]
-    if store is not None:
-        return TaskStateCheckpoints(store)
-    ti = context.get("ti")  # type: ignore[call-overload]
-    if ti is None:
-        return None
-    map_index = getattr(ti, "map_index", -1)
-    key = f"{VARIABLE_PREFIX}:{ti.dag_id}:{ti.task_id}:{ti.run_id}:{-1 if map_index is None else map_index}"
-    return VariableCheckpoints(key)
-
-
-def _as_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off", "", "none"):
-        return False
-    raise TransferError(name, f"must be true or false, got {value!r}")
-
-
-def _as_int(value: Any, name: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise TransferError(name, f"must be a whole number, got {value!r}") from None
-
-
-def _as_json(value: Any, name: str) -> Any:
-    """Templated dicts and lists may arrive rendered as JSON text."""
-    if isinstance(value, str):
-        if not value.strip():
-            return None
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise TransferError(name, f"is a string but not JSON: {value[:80]!r}") from None
-    return value
+__all__ = [
+    "CHECKPOINT_STATE_KEY",
+    "VARIABLE_PREFIX",
+    "BaseTransferOperator",
+    "CheckpointStore",
+    "TaskStateCheckpoints",
+    "VariableCheckpoints",
+    "checkpoint_store",
+]
 
 
 class BaseTransferOperator(PandoraBaseOperator):
@@ -208,15 +125,15 @@ class BaseTransferOperator(PandoraBaseOperator):
         return TransferOptions(
             repo=str(self.repo),
             format=str(self.format),
-            schema=_as_json(self.schema, "schema"),
-            field_map=_as_json(self.field_map, "field_map"),
+            schema=parse_json_param(self.schema, "schema", error=TransferError),
+            field_map=parse_json_param(self.field_map, "field_map", error=TransferError),
             on_bad_line=str(self.on_bad_line),
             dead_letter_path=str(self.dead_letter_path) if self.dead_letter_path else None,
-            gzip=_as_bool(self.gzip, "gzip"),
-            max_in_flight=_as_int(self.max_in_flight, "max_in_flight"),
-            max_line_bytes=_as_int(self.max_line_bytes, "max_line_bytes"),
+            gzip=parse_bool_param(self.gzip, "gzip", error=TransferError),
+            max_in_flight=parse_int_param(self.max_in_flight, "max_in_flight", error=TransferError),
+            max_line_bytes=parse_int_param(self.max_line_bytes, "max_line_bytes", error=TransferError),
             csv_delimiter=str(self.csv_delimiter),
-            encode_processes=_as_int(self.encode_processes, "encode_processes"),
+            encode_processes=parse_int_param(self.encode_processes, "encode_processes", error=TransferError),
         )
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -13,8 +13,9 @@ import logging
 from collections.abc import Sequence
 from typing import IO, Any
 
+from airflow_provider_pandora.exceptions import TransferError
 from airflow_provider_pandora.transfers._base import BaseTransferOperator
-from airflow_provider_pandora.transfers._engine import Source, TransferError
+from airflow_provider_pandora.transfers._reading import Source
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class ResumingObjectReader(io.RawIOBase):
         self._reopens = 0
 
     def readable(self) -> bool:
+        """Always readable: lets ``io.BufferedReader`` and ``gzip`` wrap the stream."""
         return True
 
     def _open(self) -> Any:
@@ -44,6 +46,7 @@ class ResumingObjectReader(io.RawIOBase):
         return self.hook.open_object(self.bucket, self.key, start=self.position)
 
     def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all for ``-1``); a broken read reopens at the current byte, a few times at most."""
         while True:
             if self._body is None:
                 self._body = self._open()
@@ -68,6 +71,7 @@ class ResumingObjectReader(io.RawIOBase):
             return data
 
     def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` as ``read`` does; returns the bytes copied (0 at the end of the object)."""
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
@@ -81,6 +85,7 @@ class ResumingObjectReader(io.RawIOBase):
                 log.debug("closing a broken object stream failed", exc_info=True)
 
     def close(self) -> None:
+        """Close the open HTTP body too, so the connection is not left dangling."""
         self._close_body()
         super().close()
 
@@ -88,7 +93,7 @@ class ResumingObjectReader(io.RawIOBase):
 def kodo_sources(
     hook: Any, bucket: str, key: str | None, prefix: str | None, *, page_size: int | None = None
 ) -> list[Source]:
-    """One source for ``key``, or one per object under ``prefix`` (all listing pages, in key order)."""
+    """One source for ``key``, or per object under ``prefix`` in key order; builds the Kodo hook at run time."""
     if not bucket:
         raise TransferError("bucket", "is required")
     if key and prefix:
@@ -153,10 +158,12 @@ class KodoToPandoraOperator(BaseTransferOperator):
         self.page_size = page_size
 
     def sources(self) -> list[Source]:
+        """One source for ``key``, or one per object under ``prefix`` in key order (Kodo hook built at run time)."""
         from airflow_provider_pandora.hooks.kodo import KodoHook
 
         page_size = int(self.page_size) if self.page_size not in (None, "") else None
         return kodo_sources(KodoHook(self.kodo_conn_id), self.bucket, self.key, self.prefix, page_size=page_size)
 
     def sources_spec(self) -> str:
+        """Bucket, key and prefix, for the checkpoint fingerprint (no credentials)."""
         return f"kodo:{self.bucket}:{self.key or ''}:{self.prefix or ''}"

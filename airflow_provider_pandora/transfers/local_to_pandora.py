@@ -7,8 +7,9 @@ import os
 from collections.abc import Sequence
 from typing import IO, Any
 
+from airflow_provider_pandora.exceptions import TransferError
 from airflow_provider_pandora.transfers._base import BaseTransferOperator
-from airflow_provider_pandora.transfers._engine import Source, TransferError
+from airflow_provider_pandora.transfers._reading import Source
 
 
 def _opener(path: str) -> Any:
@@ -44,6 +45,7 @@ def local_files(source_path: str) -> list[str]:
 
 
 def local_sources(source_path: str) -> list[Source]:
+    """One source per file matched by ``source_path``, ``.gz`` files decompressed on the fly."""
     return [Source(name=path, open=_opener(path), gzip=path.endswith(".gz")) for path in local_files(source_path)]
 
 
@@ -65,7 +67,9 @@ class LocalFilesystemToPandoraOperator(BaseTransferOperator):
         self.source_path = source_path
 
     def sources(self) -> list[Source]:
+        """One source per file matched by ``source_path``, in name order."""
         return local_sources(self.source_path)
 
     def sources_spec(self) -> str:
+        """The source path, for the checkpoint fingerprint: another path starts the transfer afresh."""
         return f"local:{self.source_path}"

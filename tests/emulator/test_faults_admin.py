@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from airflow_provider_pandora.emulator.faults import Fault
+from airflow_provider_pandora.emulator.core.faults import Fault
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from tests.emulator.conftest import Api, error_code
 

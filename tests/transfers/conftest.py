@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from airflow_provider_pandora.hooks.pandora import PandoraHook
+from airflow_provider_pandora.transfers import _decode
 from tests.common import SCHEMA
 
 REPO = "clicks"
@@ -68,3 +69,17 @@ def jsonl(points: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def users(emulator: PandoraEmulator, repo: str = REPO) -> list[str]:
     return [p["user"] for p in emulator.points(repo)]
+
+
+DECODERS = [
+    "stdlib",
+    pytest.param("msgspec", marks=pytest.mark.skipif(not _decode.AVAILABLE, reason="msgspec is not installed")),
+]
+"""Both JSON decode paths of the ``jsonl`` reader (msgspec is absent on Airflow 2.11 without the fast extra)."""
+
+
+@pytest.fixture(params=DECODERS)
+def decoder(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once per JSON decoder (``_decode.using``; encoding processes inherit it)."""
+    with _decode.using(request.param):
+        yield request.param

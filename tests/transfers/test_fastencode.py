@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.schema import parse_schema
+from airflow_provider_pandora.transfers import _decode
 from airflow_provider_pandora.transfers._fastencode import FastPointEncoder
 from tests.common import SCHEMA
+from tests.transfers.conftest import DECODERS
 
 FIELDS = parse_schema(SCHEMA)
 KEYS = [f["key"] for f in SCHEMA]
@@ -57,15 +59,19 @@ def test_without_a_schema_it_is_the_point_encoder() -> None:
     assert FastPointEncoder(slow).encode({"a": 1, "b": "x"}) == slow.encode({"a": 1, "b": "x"})
 
 
+@pytest.mark.parametrize("decoder", DECODERS)
 @settings(max_examples=300, deadline=None)
 @given(point=points, indent=st.sampled_from(["", " ", "\t"]), tail=st.sampled_from(["", " ", " x", "}"]))
-def test_jsonl_lines_encode_as_json_loads_then_point_encoder(point: dict[str, Any], indent: str, tail: str) -> None:
+def test_jsonl_lines_encode_as_json_loads_then_point_encoder(
+    decoder: str, point: dict[str, Any], indent: str, tail: str
+) -> None:
     import json
 
     from airflow_provider_pandora.transfers._engine import jsonl_converter
 
     slow = wire.PointEncoder(FIELDS)
-    convert = jsonl_converter(FastPointEncoder(slow))
+    with _decode.using(decoder):
+        convert = jsonl_converter(FastPointEncoder(slow))
     try:
         text = indent + json.dumps(point, ensure_ascii=False, allow_nan=True) + tail
     except (TypeError, ValueError):
@@ -79,10 +85,11 @@ def test_jsonl_lines_encode_as_json_loads_then_point_encoder(point: dict[str, An
     assert outcome(lambda _: convert(text.encode(), 1), parsed) == outcome(slow.encode, parsed)
 
 
+@pytest.mark.parametrize("decoder", DECODERS)
 @settings(max_examples=200, deadline=None)
 @given(rows=st.lists(points, min_size=1, max_size=12), repeat=st.integers(1, 3), crlf=st.booleans())
 def test_block_encoding_with_the_inline_fast_path_matches_the_converter(
-    rows: list[dict[str, Any]], repeat: int, crlf: bool
+    decoder: str, rows: list[dict[str, Any]], repeat: int, crlf: bool
 ) -> None:
     import json
 
@@ -95,7 +102,9 @@ def test_block_encoding_with_the_inline_fast_path_matches_the_converter(
         except (TypeError, ValueError):
             texts.append("{broken")
     data = "".join(t + ("\r\n" if crlf else "\n") for t in texts).encode()
-    reference = jsonl_converter(FastPointEncoder(wire.PointEncoder(FIELDS)))
-    expected = encode_lines(reference, data, 10, 5, 1 << 20, False)
-    fast = FastPointEncoder(wire.PointEncoder(FIELDS))
-    assert encode_lines(jsonl_converter(fast), data, 10, 5, 1 << 20, False, fast) == expected
+    with _decode.using("stdlib"):  # the reference: the standard library, no inline path
+        reference = jsonl_converter(FastPointEncoder(wire.PointEncoder(FIELDS)))
+        expected = encode_lines(reference, data, 10, 5, 1 << 20, False)
+    with _decode.using(decoder):
+        fast = FastPointEncoder(wire.PointEncoder(FIELDS))
+        assert encode_lines(jsonl_converter(fast), data, 10, 5, 1 << 20, False, fast) == expected

@@ -152,7 +152,7 @@ def test_gzip_sources_glob_directory_and_gzip_bodies(
 # ---- bad lines ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("processes", [0, 1], ids=["in-process", "encode-process"])
 def test_fail_names_source_line_field_and_reason_after_delivering_what_came_before(
-    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path, processes: int
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path, processes: int, decoder: str
 ) -> None:
     source = write_lines(tmp_path / "in.jsonl", [*simple(2), '{"user": "bad", "hits": "many"}', *simple(2, 10)])
     with pytest.raises(BadLineError) as info:
@@ -172,7 +172,7 @@ def test_fail_names_source_line_field_and_reason_after_delivering_what_came_befo
 
 
 def test_skip_counts_every_kind_of_bad_line(
-    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path, decoder: str
 ) -> None:
     source = write_lines(
         tmp_path / "in.jsonl",
@@ -193,7 +193,7 @@ def test_skip_counts_every_kind_of_bad_line(
 
 
 def test_dead_letter_file_has_source_line_field_and_reason(
-    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path, decoder: str
 ) -> None:
     source = write_lines(tmp_path / "in.jsonl", ['{"user": "a"}', '{"user": "b", "ok": "perhaps"}', "{broken"])
     dead = tmp_path / "dead.jsonl"

@@ -8,7 +8,7 @@ from typing import IO, cast
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_pandora.transfers._engine import _Block, _TooLong, read_blocks
+from airflow_provider_pandora.transfers._reading import _Block, _TooLong, read_blocks
 
 
 class Trickle(io.RawIOBase):

@@ -86,3 +86,33 @@ def test_table_lines_up_and_shows_missing_figures_as_dashes():
     assert table[0].split() == ["benchmark", "value", "unit", "baseline", "ratio"]
     assert table[2].split() == ["passthrough_vs_curl", "812", "MB/s", "901", "0.90"]
     assert table[3].split() == ["rss", "12", "MiB", "-", "-"]
+
+
+def test_extra_keys_of_a_row_are_written_after_the_five(tmp_path: Path):
+    """Rows may carry context (the decoder, the sink, the configuration); it reaches results.json unchanged."""
+    (tmp_path / "bench_ctx.py").write_text(
+        "def run():\n    return [{'ratio': 1.2, 'name': 'jsonl_vs_json_loads', 'value': 3.0, 'unit': 'lines/s',"
+        " 'baseline': 2.5, 'decoder': 'msgspec', 'target': 1.0}]\n"
+    )
+    assert main([], directory=tmp_path, results=tmp_path / "results.json") == 0
+    (row,) = _rows(tmp_path / "results.json")
+    assert list(row) == ["name", "value", "unit", "baseline", "ratio", "decoder", "target"]
+
+
+def test_the_issue_12_rows_are_all_produced_by_some_benchmark():
+    """Every row name the README's table and tools rely on is emitted by one of benchmarks/bench_*.py."""
+    import benchmarks
+
+    text = "\n".join(p.read_text() for p in Path(benchmarks.__file__).parent.glob("bench_*.py"))
+    for name in [
+        "passthrough_vs_curl",
+        "sink_ceiling_vs_curl",
+        "passthrough_cpu_vs_curl",
+        "rss_1gib_minus_10mib_mib",
+        "seconds_per_gib_1gib_vs_100mib",
+        "encode_processes_2_speedup",
+    ]:
+        assert f'"{name}"' in text, name
+    for name in ["jsonl_vs_json_loads", "jsonl_vs_naive", "jsonl_stdlib_vs_json_loads", "jsonl_stdlib_vs_naive"]:
+        assert name in text or name.replace("_stdlib", "") in text, name
+    assert 'f"triggers_{n}_fire_latency_p50_s"' in text

@@ -128,6 +128,19 @@ def test_create_existing_fails_when_asked() -> None:
         op.execute({})
 
 
+@pytest.mark.parametrize(("rendered", "expected"), [("false", False), ("True", True), (False, False)])
+def test_create_group_reads_a_templated_allocate_on_start(rendered: Any, expected: bool) -> None:
+    op, hook = make(ops.PandoraCreateGroupOperator, group="g", container=CONTAINER, allocate_on_start=rendered)
+    op.execute({})
+    assert hook.create_group.call_args.kwargs["allocate_on_start"] is expected
+
+
+def test_create_group_refuses_an_allocate_on_start_that_is_not_a_bool() -> None:
+    op, _ = make(ops.PandoraCreateGroupOperator, group="g", container=CONTAINER, allocate_on_start="maybe")
+    with pytest.raises(PandoraValidationError, match="allocate_on_start: must be true or false"):
+        op.execute({})
+
+
 def test_create_new_resource() -> None:
     op, hook = make(ops.PandoraCreateExportOperator, repo="r", export="e", export_type="http", spec={"host": "h"})
     assert op.execute({}) == {"repo": "r", "export": "e", "action": "created"}
@@ -158,7 +171,7 @@ def test_push_data_accepts_json_text_and_returns_counts() -> None:
     hook.push_data.assert_called_once_with("r", [{"user": "ann"}], schema=None)
 
 
-@pytest.mark.parametrize("points", ["not json", [1, 2]])
+@pytest.mark.parametrize("points", ["not json", [1, 2], " "])
 def test_push_data_rejects_non_dicts(points: Any) -> None:
     op, _ = make(ops.PandoraPushDataOperator, repo="r", points=points)
     with pytest.raises(PandoraValidationError, match="points"):

@@ -1,0 +1,353 @@
+"""The emulator's HTTP server: reads a request, applies faults, checks its signature, runs its route, answers.
+
+Why the standard library (``http.server.ThreadingHTTPServer``) and not Starlette/uvicorn: it adds no
+dependency, so the emulator runs the same on Airflow 2.11 (which ships neither) and 3.x, in-process
+inside a test or as ``pandora-emulator``; and it is fast enough: a 2 MiB push costs one ``recv`` loop,
+the time goes into validating points, which no framework would make faster. Keep-alive (HTTP/1.1),
+``TCP_NODELAY`` and one thread per connection keep small calls around a millisecond.
+
+The route table is :mod:`.routes`; the request and response types are :mod:`.framing`. Every answer
+carries ``X-Reqid``; errors are ``{"error": "Exxxxx: message"}`` with
+``Content-Type: application/json`` and the status of the code in
+:data:`airflow_provider_pandora.exceptions.ERROR_CODES`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from airflow_provider_pandora import auth
+from airflow_provider_pandora.emulator.core.errors import ApiError
+from airflow_provider_pandora.emulator.core.service import Engine
+from airflow_provider_pandora.emulator.http.framing import Request, Response, error_response
+from airflow_provider_pandora.emulator.http.routes import (
+    ADMIN_ROUTES,
+    DEFAULT_MAX_BODY,
+    ROUTES,
+    Route,
+    match,
+)
+from airflow_provider_pandora.exceptions import PandoraValidationError
+
+log = logging.getLogger(__name__)
+
+IDLE_TIMEOUT = 60.0
+"""Seconds a keep-alive connection may stay idle before the emulator closes it."""
+DISCARD_LIMIT = 64 * 1024 * 1024
+"""A body over a route's limit but below this is read and dropped so the client gets its 413."""
+
+
+def unauthorized(reason: str) -> ApiError:
+    """A 401 "bad token" answer; E18665 lets clients that read codes tell it from other failures."""
+    # The service answers 401 "bad token"; the code lets clients that read codes see one.
+    return ApiError("E18665", f"bad token: {reason}", status=401)
+
+
+class ConnectionHandler(BaseHTTPRequestHandler):
+    """One client connection (``http.server`` makes one per connection): reads, checks and answers its requests."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = IDLE_TIMEOUT
+    server_version = "pandora-emulator"
+    server: EmulatorHTTPServer
+
+    def do_GET(self) -> None:
+        """Answer through the route table, as every other method does."""
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        """Answer through the route table, as every other method does."""
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        """Answer through the route table, as every other method does."""
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        """Answer through the route table, as every other method does."""
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        """Answer through the route table, as every other method does."""
+        self._dispatch()  # no such route: a JSON E9001 rather than http.server's HTML 501
+
+    def do_HEAD(self) -> None:
+        """Answer through the route table, as every other method does."""
+        self._dispatch()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (unreadable request line, over-long or too many headers, unknown
+        methods) in the service's error contract: JSON ``{"error": "Exxxxx: ..."}`` with an ``X-Reqid``,
+        instead of an HTML page a client cannot parse. The connection is closed: its framing is unknown."""
+        short, long = self.responses.get(code, ("", ""))
+        text = message or long or short or "the request could not be read"
+        err = ApiError("E9001" if code >= 500 else "E18007", f"{text} (HTTP {code})", status=code)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self._send(error_response(err), secrets.token_hex(8))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Send ``http.server``'s access log to the debug log instead of stderr."""
+        log.debug("%s " + format, self.address_string(), *args)
+
+    # ---- one request ------------------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        engine = self.server.engine
+        started = time.monotonic()
+        reqid = secrets.token_hex(8)
+        method = self.command
+        raw_path, _, raw_query = self.path.partition("?")
+        admin_call = raw_path.startswith("/_emulator/")
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": raw_path,
+            "status": 0,
+            "reqid": reqid,
+            "user_agent": self.headers.get("User-Agent", ""),
+            "time": engine.now_text(),
+        }
+        fault = None if admin_call else engine.faults.take(method, raw_path)
+        if fault is not None:
+            entry["fault"] = fault.action
+        response: Response | None = None
+        try:
+            if fault is not None and fault.action == "delay":
+                time.sleep(float(fault.delay_s or 0))
+            route, params, known = match(ADMIN_ROUTES if admin_call else ROUTES, method, raw_path)
+            body = self._read_body(route)
+            if fault is not None and fault.action == "drop":
+                self._drop()
+                return
+            if fault is not None and fault.action == "error":
+                raise ApiError("E9000", "injected fault (emulator)", status=fault.status or 503)
+            if not admin_call:
+                self._authenticate(method, raw_path, body)
+            if route is None:
+                verb = "method not allowed" if known else "no such endpoint"
+                raise ApiError("E9001", f"{verb}: {method} {raw_path}")
+            query = dict(parse_qsl(raw_query, keep_blank_values=True))
+            headers = {k: v for k, v in self.headers.items()}
+            request = Request(method, raw_path, query, headers, body, route.checked_params(params))
+            response = route.endpoint(engine, request)
+            if fault is not None and fault.action == "commit_then_error":
+                raise ApiError("E9000", "injected fault after the request was applied", status=fault.status or 503)
+        except ApiError as err:
+            response = error_response(err)
+        except PandoraValidationError as err:  # the one place a shared rule's refusal becomes its E-code answer
+            response = error_response(ApiError.from_validation(err))
+        except Exception as err:
+            log.exception("emulator error on %s %s", method, raw_path)
+            response = error_response(ApiError("E9000", f"internal error: {type(err).__name__}: {err}"))
+        finally:
+            if response is None and not admin_call:  # dropped
+                entry["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+                engine.record_request(entry)
+        assert response is not None
+        entry["status"] = response.status
+        entry["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+        if not admin_call:  # before answering, so a client that reads the log sees its own call
+            engine.record_request(entry)
+        self._send(response, reqid)
+
+    def _read_body(self, route: Route | None) -> bytes:
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        length_header = self.headers.get("Content-Length")
+        if chunked:
+            self.close_connection = True
+            raise ApiError("E18003", "Content-Length is missing (chunked bodies are not accepted)")
+        if length_header is None:
+            if route is not None and route.body_required:
+                raise ApiError("E18003", "Content-Length is missing")
+            return b""
+        try:
+            length = int(length_header)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            self.close_connection = True
+            raise ApiError("E18004", f"Content-Length {length_header!r} is not a byte count") from None
+        limit = route.max_body if route is not None else DEFAULT_MAX_BODY
+        if length > limit:
+            if length <= DISCARD_LIMIT:
+                remaining = length
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 1 << 20))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+            else:
+                self.close_connection = True
+            raise ApiError("E18005", f"the request body is {length} bytes, over this endpoint's {limit} byte limit")
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            self.close_connection = True
+            code = route.short_body_code if route is not None else "E18004"
+            raise ApiError(code, f"the body has {len(body)} bytes but Content-Length says {length}")
+        return body
+
+    def _authenticate(self, method: str, path: str, body: bytes) -> None:
+        engine = self.server.engine
+        try:
+            parsed = auth.parse_authorization(self.headers.get("Authorization"))
+        except ValueError as err:
+            raise unauthorized(str(err)) from None
+        secret = engine.credentials.get(parsed.access_key)
+        if secret is None:
+            raise unauthorized(f"unknown access key {parsed.access_key!r}")
+        now = engine.auth_clock()
+        try:
+            if parsed.is_token:
+                auth.verify_token(parsed, secret, method=method, path=path, now=now)
+            else:
+                auth.verify_signature(
+                    parsed.signature,
+                    secret,
+                    method=method,
+                    path=path,
+                    date=self.headers.get("Date"),
+                    now=now,
+                    content_type=self.headers.get("Content-Type", ""),
+                    content_md5=self.headers.get("Content-MD5", ""),
+                    headers={k: v for k, v in self.headers.items()},
+                )
+        except ValueError as err:
+            raise unauthorized(str(err)) from None
+
+    def _drop(self) -> None:
+        """Close the connection without an answer (a network failure, as the client sees it)."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _send(self, response: Response, reqid: str) -> None:
+        try:
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.send_header("X-Reqid", reqid)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+        except OSError:  # the client went away
+            self.close_connection = True
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` that remembers its open connections, so ``stop`` can close them."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], engine: Engine) -> None:
+        self.engine = engine
+        self._open: dict[socket.socket, threading.Thread] = {}
+        self._open_lock = threading.Lock()
+        super().__init__(address, ConnectionHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection in its own daemon thread, remembered so ``close_connections`` can end it."""
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="pandora-emulator-connection",
+            daemon=True,
+        )
+        with self._open_lock:
+            self._open[request] = thread
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        """Forget the connection once it is done, then close it."""
+        with self._open_lock:
+            self._open.pop(request, None)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every open connection and wait briefly for its thread, so ``stop`` does not hang on keep-alives."""
+        with self._open_lock:
+            open_now = list(self._open.items())
+        for sock, _ in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for _, thread in open_now:
+            thread.join(timeout=5)
+
+
+class EmulatorServer:
+    """An :class:`Engine` behind an HTTP server, served on a background thread between ``start`` and ``stop``.
+
+    :param tick: seconds between background passes (transforms, exports, job schedules).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        data_dir: Path,
+        kodo_root: Path,
+        credentials: Mapping[str, str],
+        sink: bool = False,
+        clock: Callable[[], float] | None = None,
+        tick: float = 0.5,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.engine = Engine(data_dir, kodo_root, credentials, sink=sink, clock=clock, tick=tick)
+        try:
+            self.httpd = EmulatorHTTPServer((host, port), self.engine)
+            if ssl_context is not None:
+                # HTTPS, so clients' certificate checks (verify, CA bundle) can be tested for real.
+                self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
+        except BaseException:
+            self.engine.close()
+            raise
+        self.scheme = "https" if ssl_context is not None else "http"
+        self._thread: threading.Thread | None = None
+        self._serving = False
+        self._stopped = False
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use (``http`` or ``https``, IPv6 bracketed), with the real port when 0 was asked."""
+        host, port = self.httpd.server_address[:2]
+        shown = host if isinstance(host, str) else host.decode()
+        return f"{self.scheme}://{'[' + shown + ']' if ':' in shown else shown}:{port}"
+
+    def start(self) -> None:
+        """Serve on a background thread (tests, ``PandoraEmulator``)."""
+        self.engine.runner.start()
+        self._serving = True
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="pandora-emulator-http", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving, close connections, stop workers and close the database; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._serving:
+            self.httpd.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.httpd.close_connections()
+        self.engine.close()
+        self.httpd.server_close()

@@ -1,0 +1,160 @@
+"""Delivery: post batches with retries, and bisect a batch the server refuses for its content.
+
+Each batch is retried with the hook's back-off on 5xx, 429, timeouts and dropped connections; a
+batch refused for its content (:data:`CONTENT_CODES`) is bisected so its good points still land and
+each refused point becomes a bad line. Every failed attempt the server may have stored anyway
+(:func:`maybe_committed`) counts the body's points as possible duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import requests
+import tenacity
+
+from airflow_provider_pandora import wire
+from airflow_provider_pandora.exceptions import BadLine, PandoraApiError
+
+if TYPE_CHECKING:
+    from airflow_provider_pandora.hooks.pandora import PandoraConnectionConfig
+
+DEFAULT_ATTEMPTS = 5
+#: Codes meaning "this batch's content is refused": bisect to find the bad points.
+CONTENT_CODES = frozenset({"E18005", "E18007", "E18008", "E18104", "E18106", "E18110", "E18111", "E18123"})
+_FIELD_RE = re.compile(r"(?:field key|field|key|line \d+\.)\s*'?\"?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class PushHook(Protocol):
+    """What delivery needs of :class:`~airflow_provider_pandora.hooks.pandora.PandoraHook`."""
+
+    @property
+    def config(self) -> PandoraConnectionConfig: ...
+
+    def _retry_kwargs(self, config: PandoraConnectionConfig, attempts: int) -> dict[str, Any]: ...
+
+    def push_batch(self, repo: str, body: bytes, *, gzip: bool = ..., retry: bool = ...) -> str | None: ...
+
+
+@dataclass
+class Batch:
+    """One request body and where it ends in its source (what the checkpoint saves once it lands)."""
+
+    source_index: int
+    source: str
+    body: bytes
+    points: int
+    first_line: int
+    line_nos: list[int] | None  # None: consecutive from first_line (pass-through blocks)
+    end_offset: int
+    end_line: int
+    header: list[str] | None = None
+
+    def lines(self) -> tuple[list[bytes], list[int]]:
+        lines = self.body.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        nos = self.line_nos if self.line_nos is not None else list(range(self.first_line, self.first_line + len(lines)))
+        return lines, nos
+
+
+@dataclass
+class Sent:
+    """What happened to one batch on its worker thread (settled on the main thread)."""
+
+    points: int = 0
+    bytes: int = 0
+    requests: int = 0
+    retries: int = 0
+    possible_duplicates: int = 0
+    rejected: list[BadLine] = field(default_factory=list)
+
+
+def maybe_committed(exc: BaseException | None) -> bool:
+    """Could the server have stored the batch although we saw a failure?
+
+    The one place delivery asks this (a shared transport policy can replace this body).
+    """
+    if exc is None or isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, PandoraApiError):
+        return exc.status_code >= 500
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout))
+
+
+def _field_of(message: str) -> str | None:
+    match = _FIELD_RE.search(message)
+    return match.group(1) if match else None
+
+
+class Sender:
+    """Posts batches to ``repo`` (called on worker threads; only touches the batch's :class:`Sent`)."""
+
+    def __init__(
+        self, hook: PushHook, repo: str, *, gzip: bool, attempts: int | None, log: logging.Logger | Any
+    ) -> None:
+        self.hook = hook
+        self.repo = repo
+        self.gzip = gzip
+        self.attempts = attempts
+        self.log = log
+
+    def send(self, batch: Batch, sent: Sent) -> None:
+        """Post the batch with retries; bisect it when its content is refused."""
+        try:
+            self.post(batch.body, batch.points, sent)
+        except PandoraApiError as err:
+            if err.code not in CONTENT_CODES:
+                raise
+            lines, nos = batch.lines()
+            self._bisect(batch.source, lines, nos, err, sent)
+
+    def _bisect(self, source: str, lines: list[bytes], nos: list[int], err: PandoraApiError, sent: Sent) -> None:
+        if len(lines) == 1:
+            reason = f"refused by the server: {err.message}"
+            sent.rejected.append(BadLine(source, nos[0], reason, _field_of(err.message), lines[0]))
+            return
+        mid = len(lines) // 2
+        for part, part_nos in ((lines[:mid], nos[:mid]), (lines[mid:], nos[mid:])):
+            try:
+                self.post(wire.body_of(part), len(part), sent)
+            except PandoraApiError as sub:
+                if sub.code not in CONTENT_CODES:
+                    raise
+                self._bisect(source, part, part_nos, sub, sent)
+
+    def post(self, body: bytes, points: int, sent: Sent) -> None:
+        """One body, retried with the hook's back-off on what :meth:`PandoraHook.is_retryable` accepts.
+
+        Every failed attempt that the server may have stored anyway (5xx, timeout, dropped
+        connection) adds the body's points to ``possible_duplicates``.
+        """
+        hook = self.hook
+        ambiguous = 0
+
+        def note(state: tenacity.RetryCallState) -> None:
+            nonlocal ambiguous
+            exc = state.outcome.exception() if state.outcome else None
+            sent.retries += 1
+            ambiguous += maybe_committed(exc)
+            self.log.warning(
+                "push of %d points failed (%s); retrying, attempt %d", points, exc, state.attempt_number + 1
+            )
+
+        config = hook.config
+        attempts = self.attempts or max(DEFAULT_ATTEMPTS, config.retry_limit)
+        kwargs = hook._retry_kwargs(config, attempts)
+        kwargs["before_sleep"] = note
+        try:
+            tenacity.Retrying(**kwargs)(hook.push_batch, self.repo, body, gzip=self.gzip, retry=False)
+        except BaseException as exc:
+            ambiguous += maybe_committed(exc)
+            raise
+        finally:
+            sent.possible_duplicates += points * ambiguous
+        sent.points += points
+        sent.bytes += len(body)
+        sent.requests += 1
