@@ -41,7 +41,12 @@ $(BIN)/.system-installed: $(BIN)/.installed pyproject.toml
 	$(BIN)/python -m uv pip install -q --python $(BIN)/python -e ".[$(EXTRAS),system]" "apache-airflow==$(AIRFLOW3)"
 	touch $@
 
-install-system: $(BIN)/.system-installed
+# The Airflow 2.11 system run (LocalExecutor) needs only the Postgres driver on top of the 2.x tree.
+$(BIN2)/.system-installed: $(BIN2)/.installed $(BIN)/.system-installed pyproject.toml
+	$(BIN2)/python -m uv pip install -q --python $(BIN2)/python -e ".[$(EXTRAS)]" "apache-airflow==$(AIRFLOW2)" "psycopg2-binary>=2.9"
+	touch $@
+
+install-system: $(BIN)/.system-installed $(BIN2)/.system-installed
 install-airflow2: $(BIN2)/.installed
 
 lint: install
