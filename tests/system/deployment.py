@@ -1,0 +1,399 @@
+"""A real Airflow 3 deployment on loopback: Postgres, Redis, the emulator, moto S3 and every Airflow component.
+
+Each service is its own process group under one temporary folder, on free 127.0.0.1 ports; :meth:`Deployment.stop`
+(called by the session fixture's finalizer, also when a test fails) kills every group and removes the folder.
+
+Postgres runs from Debian's server binaries as the ``postgres`` system user (``runuser``), because ``initdb``
+refuses to run as root and the package already created that unprivileged account; a private cluster in the temp
+folder with ``trust`` auth on 127.0.0.1 keeps it away from any system cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+VENV_BIN = Path(sys.executable).parent
+AIRFLOW = str(VENV_BIN / "airflow")
+
+CANARY_AK = "AK-canary-system"
+CANARY_SK = "SK-canary-sys-5c2e9a71d3"
+KODO_AK = "kodo-system-ak"
+KODO_CANARY_SK = "KODO-SK-canary-sys-8f31b6"
+CANARIES = (CANARY_SK, KODO_CANARY_SK)
+ADMIN_PASSWORD = "system-admin-pw"
+WORKERS = ("worker1", "worker2")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy; on timeout fail saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except Exception as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    log: Path
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True, cwd=ROOT
+            )
+
+    def kill(self, sig: int = signal.SIGTERM, grace: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=grace)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class Deployment:
+    base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pandora-system-")))
+    components: dict[str, Component] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    emulator_url: str = ""
+    token: str = ""
+
+    # ---- paths -------------------------------------------------------------------------------------------
+    @property
+    def logs(self) -> Path:
+        return self.base / "logs"
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.ports['api']}"
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['moto']}"
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Component:
+        comp = Component(name, argv, self.logs / f"{name}.log", env or self.env)
+        self.components[name] = comp
+        comp.start()
+        return comp
+
+    def start(self) -> None:
+        self.base.chmod(0o755)
+        self.logs.mkdir()
+        for name in ("pg", "redis", "api", "moto", "w1log", "w2log", "trlog"):
+            self.ports[name] = free_port()
+        self._start_postgres()
+        self._spawn(
+            "redis",
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.ports["redis"]),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.base),
+            ],
+            env=dict(os.environ),
+        )
+        self._start_emulator()
+        self._spawn(
+            "moto",
+            [str(VENV_BIN / "python"), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports["moto"])],
+            env=dict(os.environ),
+        )
+        self.env = self._airflow_env()
+        wait_for("redis to answer PING", self._redis_ping, 30)
+        wait_for("moto S3 to answer", lambda: requests.get(self.moto_url, timeout=2).status_code < 500, 60)
+        migrate = subprocess.run(
+            [AIRFLOW, "db", "migrate"], env=self.env, capture_output=True, text=True, timeout=300, check=False
+        )
+        (self.logs / "db-migrate.log").write_text(migrate.stdout + migrate.stderr)
+        if migrate.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed:\n{(migrate.stdout + migrate.stderr)[-3000:]}")
+        self._spawn(
+            "api-server",
+            [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(self.ports["api"]), "--workers", "1"],
+        )
+        self._spawn("scheduler", [AIRFLOW, "scheduler"])
+        self._spawn("dag-processor", [AIRFLOW, "dag-processor"])
+        self.start_triggerer()
+        for n, name in enumerate(WORKERS, start=1):
+            self.start_worker(name, self.ports[f"w{n}log"])
+        wait_for("the API server to issue a token", self._login, 120, interval=1)
+        for name in WORKERS:
+            wait_for(f"celery {name} to be ready", partial(self._worker_ready, name), 120, interval=1)
+
+    def _worker_ready(self, name: str) -> bool:
+        return "ready" in self.log_text(name)
+
+    def start_triggerer(self) -> None:
+        self._spawn("triggerer", [AIRFLOW, "triggerer"])
+
+    def start_worker(self, name: str, log_port: int) -> None:
+        env = {
+            **self.env,
+            "PANDORA_SYSTEM_HOSTNAME": name,
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port),
+        }
+        self._spawn(
+            name,
+            [
+                AIRFLOW,
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"{name}@127.0.0.1",
+                "--concurrency",
+                "4",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            env=env,
+        )
+
+    def stop(self) -> None:
+        for comp in reversed(list(self.components.values())):
+            comp.kill()
+        if (self.base / "pgdata" / "postmaster.pid").exists():
+            self._pg(["pg_ctl", "-D", str(self.base / "pgdata"), "-m", "immediate", "stop"], check=False)
+        if not os.environ.get("PANDORA_SYSTEM_KEEP"):
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    # ---- services --------------------------------------------------------------------------------------
+    def _pg(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = [str(PG_BIN / argv[0]), *argv[1:]]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=check)
+
+    def _start_postgres(self) -> None:
+        data = self.base / "pgdata"
+        data.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(data, "postgres", "postgres")
+        self._pg(["initdb", "-D", str(data), "-A", "trust", "-U", "airflow", "--no-sync"])
+        opts = f"-h 127.0.0.1 -p {self.ports['pg']} -k {data} -c max_connections=300 -c fsync=off"
+        self._pg(["pg_ctl", "-D", str(data), "-o", opts, "-l", str(data / "postgres.log"), "-w", "start"])
+
+    def _start_emulator(self) -> None:
+        comp = self._spawn(
+            "emulator",
+            [
+                str(VENV_BIN / "python"),
+                "-u",
+                "-m",
+                "airflow_provider_pandora.emulator",
+                "--port",
+                "0",
+                "--credentials",
+                f"{CANARY_AK}:{CANARY_SK}",
+                "--data-dir",
+                str(self.base / "emulator"),
+                "--tick",
+                "0.2",
+            ],
+            env=dict(os.environ),
+        )
+        (self.base / "emulator").mkdir(exist_ok=True)
+
+        def url() -> str:
+            for line in comp.log.read_text().splitlines():
+                if line.startswith("PANDORA_EMULATOR_URL="):
+                    return line.split("=", 1)[1]
+            return ""
+
+        self.emulator_url = wait_for("the emulator to print its URL", url, 30, interval=0.2)
+
+    def _redis_ping(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.ports["redis"]), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+    def _airflow_env(self) -> dict[str, str]:
+        dags = self.base / "dags"
+        dags.mkdir()
+        for folder in (ROOT / "example_dags", ROOT / "tests" / "system" / "dags"):
+            for path in sorted(folder.glob("*.py")):
+                (dags / path.name).symlink_to(path)
+        (self.base / "passwords.json").write_text(json.dumps({"admin": ADMIN_PASSWORD}))
+        pg = f"postgresql+psycopg2://airflow@127.0.0.1:{self.ports['pg']}/postgres"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST"))}
+        pandora = {
+            "conn_type": "pandora",
+            "host": self.emulator_url,
+            "login": CANARY_AK,
+            "password": CANARY_SK,
+            "extra": {"region": "nb"},
+        }
+        kodo = {
+            "conn_type": "kodo",
+            "host": self.moto_url,
+            "login": KODO_AK,
+            "password": KODO_CANARY_SK,
+            "extra": {"region": "cn-east-1"},
+        }
+        env.update(
+            {
+                "PYTHONPATH": str(ROOT),
+                "AIRFLOW_HOME": str(self.base / "home"),
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.system.hostname.get",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.base / "passwords.json"),
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api}/execution/",
+                "AIRFLOW__CORE__PARALLELISM": "64",
+                "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "64",
+                "AIRFLOW__API__BASE_URL": self.api,
+                "AIRFLOW__API__SECRET_KEY": "system-test-secret-key",
+                "AIRFLOW__API_AUTH__JWT_SECRET": "system-test-jwt-secret-0123456789abcdef",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg,
+                "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
+                "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://airflow@127.0.0.1:{self.ports['pg']}/postgres",
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.logs / "tasks"),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.ports["trlog"]),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.ports["w1log"]),
+                "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+                "AIRFLOW__TRIGGERER__CAPACITY": "200",
+                "AIRFLOW_CONN_PANDORA_DEFAULT": json.dumps(pandora),
+                "AIRFLOW_CONN_KODO_DEFAULT": json.dumps(kodo),
+                "PANDORA_SYSTEM_HOSTNAME": "control",
+            }
+        )
+        return env
+
+    # ---- REST API ----------------------------------------------------------------------------------------
+    def _login(self) -> bool:
+        resp = requests.post(
+            f"{self.api}/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=10
+        )
+        if resp.status_code not in (200, 201):
+            return False
+        self.token = resp.json()["access_token"]
+        return True
+
+    def request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        for _ in range(2):
+            resp = requests.request(
+                method, f"{self.api}/api/v2{path}", headers={"Authorization": f"Bearer {self.token}"}, timeout=30, **kw
+            )
+            if resp.status_code != 401:
+                break
+            self._login()
+        return resp
+
+    def get(self, path: str, **params: Any) -> Any:
+        resp = self.request("GET", path, params=params)
+        resp.raise_for_status()
+        return resp.json()
+
+    def trigger(self, dag_id: str, conf: dict[str, Any], logical_date: str | None = None) -> str:
+        resp = self.request("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf})
+        if resp.status_code >= 300:
+            raise RuntimeError(f"triggering {dag_id} failed: {resp.status_code} {resp.text}")
+        return str(resp.json()["dag_run_id"])
+
+    def wait_dags(self, dag_ids: set[str], timeout: float = 180) -> None:
+        def parsed() -> bool:
+            found = {d["dag_id"] for d in self.get("/dags", limit=100)["dags"]}
+            errors = self.get("/importErrors")["import_errors"]
+            if errors:
+                raise AssertionError(f"DAG import errors: {errors}")
+            return dag_ids <= found
+
+        wait_for(f"the DAG processor to parse {sorted(dag_ids)}", parsed, timeout, interval=2)
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
+        def done() -> str:
+            state = self.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            return state if state in ("success", "failed") else ""
+
+        return str(wait_for(f"run {dag_id}/{run_id} to finish", done, timeout, interval=2))
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        return list(self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=1000)["task_instances"])
+
+    def task_log(self, ti: dict[str, Any], try_number: int) -> str:
+        path = f"/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}/logs/{try_number}"
+        resp = requests.get(
+            f"{self.api}/api/v2{path}",
+            params={"full_content": "true", "map_index": ti["map_index"]},
+            headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},
+            timeout=30,
+        )
+        resp.raise_for_status()
+        return json.dumps(resp.json())
+
+    # ---- diagnostics -------------------------------------------------------------------------------------
+    def log_text(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def all_log_files(self) -> list[Path]:
+        files = [p for p in self.logs.rglob("*") if p.is_file()]
+        files.append(self.base / "pgdata" / "postgres.log")
+        return [p for p in files if p.exists()]
+
+    def tails(self, lines: int = 40) -> str:
+        out = []
+        for name in [*self.components, "db-migrate"]:
+            text = self.log_text(name).splitlines()[-lines:]
+            out.append(f"===== {name} (last {len(text)} lines) =====\n" + "\n".join(text))
+        return "\n".join(out)
