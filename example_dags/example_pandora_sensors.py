@@ -35,7 +35,11 @@ with DAG(
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["pandora", "example"],
-    params={"prefix": Param("sensors", type="string"), "poke_interval": Param(1, type="number")},
+    params={
+        "prefix": Param("sensors", type="string"),
+        "poke_interval": Param(1, type="number"),
+        "job_seconds": Param(2, type="integer", description="how long the emulator runs the job"),
+    },
 ) as dag:
     group = PandoraCreateGroupOperator(task_id="create_group", group=f"{P}_group", container=CONTAINER)
     start_group = PandoraStartGroupOperator(task_id="start_group", group=f"{P}_group")
@@ -59,7 +63,7 @@ with DAG(
         repo=f"{P}_src",
         job=f"{P}_job",
         dest_repo=f"{P}_out",
-        code=f"-- emulator: sleep=2\nselect count(*) as n from {P}_src",
+        code=f"-- emulator: sleep={{{{ params.job_seconds }}}}\nselect count(*) as n from {P}_src",
         container=CONTAINER,
         scheduler={"type": "once"},
     )

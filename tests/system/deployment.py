@@ -40,6 +40,7 @@ KODO_CANARY_SK = "KODO-SK-canary-sys-8f31b6"
 CANARIES = (CANARY_SK, KODO_CANARY_SK)
 ADMIN_PASSWORD = "system-admin-pw"
 WORKERS = ("worker1", "worker2")
+TRIGGERER = "triggerer"
 
 
 def free_port() -> int:
@@ -48,8 +49,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
-    """Poll ``check`` until it returns something truthy; on timeout fail saying what was awaited."""
+def wait_for(what: str | Callable[[], str], check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy; on timeout fail saying what was awaited.
+
+    ``what`` may be a callable, to say what was still missing when the time ran out.
+    """
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -61,7 +65,8 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: floa
             if last:
                 return last
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    said = what() if callable(what) else what
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {said} (last: {last!r})")
 
 
 @dataclass
@@ -179,7 +184,11 @@ class Deployment:
         return "ready" in self.log_text(name)
 
     def start_triggerer(self) -> None:
-        self._spawn("triggerer", [AIRFLOW, "triggerer"])
+        self._spawn("triggerer", [AIRFLOW, "triggerer"], env={**self.env, "PANDORA_SYSTEM_HOSTNAME": TRIGGERER})
+
+    def kill_hard(self, name: str) -> None:
+        """SIGKILL a component's whole process group (a lost machine: no cleanup, no goodbye to the broker)."""
+        self.components[name].kill(signal.SIGKILL, grace=10)
 
     def start_worker(self, name: str, log_port: int) -> None:
         env = {
@@ -310,8 +319,10 @@ class Deployment:
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
                 "AIRFLOW__TRIGGERER__CAPACITY": "200",
+                # a restarted triggerer takes over a killed one's triggers once its heartbeat is this old
+                "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
                 "AIRFLOW_CONN_PANDORA_DEFAULT": json.dumps(pandora),
                 "AIRFLOW_CONN_KODO_DEFAULT": json.dumps(kodo),
                 "PANDORA_SYSTEM_HOSTNAME": "control",
@@ -380,6 +391,36 @@ class Deployment:
         )
         resp.raise_for_status()
         return json.dumps(resp.json())
+
+    def xcom(self, ti: dict[str, Any], key: str = "return_value") -> Any:
+        path = f"/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}/xcomEntries/{key}"
+        return self.get(path, map_index=ti["map_index"], deserialize="true")["value"]
+
+    # ---- the emulator's public admin surface (unsigned, loopback) ------------------------------------
+    def repo_total(self, repo: str) -> int:
+        resp = requests.get(f"{self.emulator_url}/_emulator/repos/{repo}/points", params={"limit": 1}, timeout=30)
+        resp.raise_for_status()
+        return int(resp.json()["total"])
+
+    def repo_points(self, repo: str, page: int = 50000) -> list[dict[str, Any]]:
+        points: list[dict[str, Any]] = []
+        while True:
+            resp = requests.get(
+                f"{self.emulator_url}/_emulator/repos/{repo}/points",
+                params={"offset": len(points), "limit": page},
+                timeout=120,
+            )
+            resp.raise_for_status()
+            got = resp.json()["points"]
+            points += got
+            if len(got) < page:
+                return points
+
+    def add_fault(self, **fault: Any) -> None:
+        requests.post(f"{self.emulator_url}/_emulator/faults", json=fault, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.emulator_url}/_emulator/faults", timeout=10).raise_for_status()
 
     # ---- diagnostics -------------------------------------------------------------------------------------
     def log_text(self, name: str) -> str:
