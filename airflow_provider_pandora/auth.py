@@ -1,8 +1,8 @@
-"""Pandora request signing and push tokens (sdk-facts section 1).
+"""Pandora request signing and push tokens (docs/sdk-facts.md §1).
 
-Pure functions first (string to sign, signature, token), so the client, the emulator and the
-tests hit one implementation with fixed vectors; the ``requests``/``httpx`` adapters at the
-bottom only feed them the parts of a request.
+Pure functions (string to sign, signature, token, and their verification), so the client, the emulator and
+the tests hit one implementation with fixed vectors. The ``requests``/``httpx`` adapters that feed them the
+parts of a request live in :mod:`airflow_provider_pandora.hooks._transport`.
 """
 
 from __future__ import annotations
@@ -12,20 +12,14 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
-from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
-
-import requests
-
-if TYPE_CHECKING:
-    import httpx
 
 SCHEME = "Pandora"
 QINIU_HEADER_PREFIX = "X-Qiniu-"
-#: The service refuses a ``Date`` further than this from its clock (sdk-facts 1.1).
+#: The service refuses a ``Date`` further than this from its clock (docs/sdk-facts.md §1.1).
 MAX_CLOCK_SKEW_SECONDS = 15 * 60
 
 
@@ -143,7 +137,7 @@ def verify_signature(
 
 
 # --------------------------------------------------------------------------------------------
-# Tokens (sdk-facts 1.2)
+# Tokens (docs/sdk-facts.md §1.2)
 # --------------------------------------------------------------------------------------------
 TOKEN_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 
@@ -291,36 +285,10 @@ def sign_headers(
     return {"Date": date, "Authorization": value}
 
 
-class PandoraAuth(requests.auth.AuthBase):
-    """``requests`` auth that signs each request just before it is sent (and on every retry)."""
+def __getattr__(name: str) -> object:
+    """The requests/httpx adapters moved to :mod:`airflow_provider_pandora.hooks._transport`; old imports still work."""
+    if name in ("PandoraAuth", "httpx_auth"):
+        from airflow_provider_pandora.hooks import _transport
 
-    def __init__(self, access_key: str, secret_key: str) -> None:
-        self.access_key = access_key
-        self._secret_key = secret_key
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Sign the prepared request with a fresh ``Date``, so a retried request is not refused as stale."""
-        r.headers.pop("Date", None)  # a retried request must carry a fresh Date
-        r.headers.update(sign_headers(self.access_key, self._secret_key, r.method or "GET", r.url or "/", r.headers))
-        return r
-
-    def __repr__(self) -> str:
-        return f"PandoraAuth(access_key={self.access_key!r}, secret_key='***')"
-
-
-def httpx_auth(access_key: str, secret_key: str) -> httpx.Auth:
-    """An ``httpx.Auth`` that signs like :class:`PandoraAuth` (imported lazily: httpx is async-only here)."""
-    import httpx
-
-    class _PandoraHttpxAuth(httpx.Auth):
-        def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-            request.headers.pop("Date", None)
-            request.headers.update(
-                sign_headers(access_key, secret_key, request.method, str(request.url), dict(request.headers))
-            )
-            yield request
-
-        def __repr__(self) -> str:
-            return f"PandoraHttpxAuth(access_key={access_key!r}, secret_key='***')"
-
-    return _PandoraHttpxAuth()
+        return getattr(_transport, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

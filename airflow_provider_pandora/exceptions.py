@@ -19,6 +19,7 @@ __all__ = [
     "PandoraAlreadyExistsError",
     "PandoraApiError",
     "PandoraAuthError",
+    "PandoraCertificateError",
     "PandoraConflictError",
     "PandoraError",
     "PandoraInvalidRequestError",
@@ -188,6 +189,26 @@ class PandoraJobFailedError(PandoraError):
     def __init__(self, message: str, record: dict[str, Any] | None = None) -> None:
         self.record = record or {}
         super().__init__(message)
+
+
+class PandoraCertificateError(PandoraError):
+    """The endpoint's TLS certificate failed verification: no retry or later poll can fix it, so nothing retries.
+
+    :ivar endpoint: the endpoint whose certificate was refused.
+    :ivar detail: what the TLS library said.
+    """
+
+    def __init__(self, endpoint: str, detail: str) -> None:
+        self.endpoint = endpoint
+        self.detail = detail
+        super().__init__(
+            f"The TLS certificate of {endpoint} could not be verified ({detail}). Give the CA that signed it in "
+            "the connection extra 'ca_bundle' (a PEM file path); 'verify': false turns checking off, for test "
+            "servers only."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PandoraCertificateError, (self.endpoint, self.detail))
 
 
 class KodoError(PandoraError):

@@ -1,4 +1,4 @@
-"""Validation rules of the Pandora API (spec plus sdk-facts section 5), shared by client and emulator.
+"""Validation rules of the Pandora API (spec plus docs/sdk-facts.md §5), shared by client and emulator.
 
 Each check raises :class:`PandoraValidationError` naming the parameter (``schema[2].schema[0].key``)
 and the rule, so a user fixes the right thing before any request leaves the machine. The emulator
@@ -99,11 +99,22 @@ def check_plugin_name(value: Any, parameter: str = "plugin") -> str:
     return value
 
 
-def check_choice(value: Any, choices: Iterable[str], parameter: str, *, code: str = "E18007") -> str:
-    """``value`` (as text) if it is one of ``choices``; else ``SchemaProblem`` with ``code`` (E18007 by default)."""
+def check_choice(
+    value: Any,
+    choices: Iterable[str],
+    parameter: str,
+    *,
+    code: str = "E18007",
+    error: type[PandoraValidationError] = PandoraValidationError,
+) -> str:
+    """``value`` (as text) if it is one of ``choices``; else ``error`` (a validation error) naming the parameter.
+
+    The one choice check of the package: the client, the operators, the transfers and the emulator (which
+    answers with ``code``, E18007 by default) all use it.
+    """
     options = tuple(choices)
     if value not in options:
-        raise SchemaProblem(parameter, f"{value!r} is not one of {', '.join(options)}", code)
+        raise error(parameter, f"{value!r} is not one of {', '.join(options)}", code=code)
     return str(value)
 
 

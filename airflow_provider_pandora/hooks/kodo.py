@@ -2,7 +2,7 @@
 
 Why S3 and not the native ``qiniu`` SDK: downloads need no bound domain or signed URL, listing has
 a paginator that raises instead of returning errors, retries with back-off are built in, and moto's
-S3 server stands in for Kodo in tests (see ``shared/notes/kodo-access.md``). boto3 is the ``kodo``
+S3 server stands in for Kodo in tests (``tests/moto_s3.py`` starts one on a free port). boto3 is the ``kodo``
 extra and is imported only when a client is built, so the rest of the provider never needs it.
 
 Connection ``kodo``: login = access key (AK), password = secret key (SK), host = S3 endpoint such as
@@ -24,7 +24,7 @@ from airflow.providers.common.compat.sdk import BaseHook
 from airflow_provider_pandora.connection_form import form_widgets, ui_field_behaviour
 from airflow_provider_pandora.exceptions import KodoError, PandoraValidationError
 from airflow_provider_pandora.get_provider_info import _kodo_connection
-from airflow_provider_pandora.hooks.pandora import _mask, connection_endpoint, connection_verify
+from airflow_provider_pandora.hooks._connection import connection_endpoint, connection_verify, mask_secret
 
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
@@ -65,6 +65,7 @@ class KodoConnectionConfig:
 
     @classmethod
     def from_connection(cls, conn: Any, extra: Mapping[str, Any] | None = None) -> KodoConnectionConfig:
+        """Parse a ``kodo`` connection; names what is missing."""
         extra = dict(extra if extra is not None else (conn.extra_dejson or {}))
         if not conn.login or not conn.password:
             raise PandoraValidationError(
@@ -154,8 +155,9 @@ class KodoHook(BaseHook):
 
     @cached_property
     def config(self) -> KodoConnectionConfig:
+        """The connection's settings, read once (the secret key is registered for masking)."""
         config = KodoConnectionConfig.from_connection(self.get_connection(self.kodo_conn_id))
-        _mask(config.secret_key)
+        mask_secret(config.secret_key)
         return config
 
     # ---- client -------------------------------------------------------------------------

@@ -8,22 +8,12 @@ from typing import Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_pandora.exceptions import (
-    PandoraAlreadyExistsError,
-    PandoraNotFoundError,
-    PandoraValidationError,
-)
+from airflow_provider_pandora.exceptions import PandoraAlreadyExistsError, PandoraNotFoundError
 from airflow_provider_pandora.hooks.pandora import PandoraHook
+from airflow_provider_pandora.schema import check_choice
 
 IF_EXISTS = ("ignore", "fail", "update")
 IF_MISSING = ("ignore", "fail")
-
-
-def check_choice(value: str, allowed: Sequence[str], name: str) -> str:
-    """``value`` if it is one of ``allowed``; else raises ``PandoraValidationError`` naming the parameter."""
-    if value not in allowed:
-        raise PandoraValidationError(name, f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value
 
 
 def task_job_params(op: BaseOperator) -> dict[str, Any] | None:

@@ -9,8 +9,9 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException, Context, conf
 
-from airflow_provider_pandora.exceptions import PandoraJobFailedError, PandoraServerError
-from airflow_provider_pandora.hooks.pandora import JobRun, JobStatus, run_id_of
+from airflow_provider_pandora.exceptions import PandoraJobFailedError
+from airflow_provider_pandora.hooks._transport import is_transient
+from airflow_provider_pandora.hooks.runs import JobRun, JobStatus, run_id_of
 from airflow_provider_pandora.links import PandoraConsoleLink, push_console_url
 from airflow_provider_pandora.operators.base import PandoraBaseOperator, PandoraCreateOperator, task_job_params
 from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
@@ -265,7 +266,9 @@ class PandoraStartJobOperator(PandoraBaseOperator):
         while True:
             try:
                 run = self._our_run(started_at)
-            except PandoraServerError as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 self.log.warning("transient error polling job %r: %s", self.job, exc)
                 run = None
             if run is not None and run.status.is_terminal:

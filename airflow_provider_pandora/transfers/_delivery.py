@@ -3,7 +3,7 @@
 Each batch is retried with the hook's back-off on 5xx, 429, timeouts and dropped connections; a
 batch refused for its content (:data:`CONTENT_CODES`) is bisected so its good points still land and
 each refused point becomes a bad line. Every failed attempt the server may have stored anyway
-(:func:`maybe_committed`) counts the body's points as possible duplicates.
+(`maybe_committed`, from the transport) counts the body's points as possible duplicates.
 """
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-import requests
 import tenacity
 
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.exceptions import BadLine, PandoraApiError
+from airflow_provider_pandora.hooks._transport import maybe_committed, retrying
 
 if TYPE_CHECKING:
-    from airflow_provider_pandora.hooks.pandora import PandoraConnectionConfig
+    from airflow_provider_pandora.hooks._connection import PandoraConnectionConfig
+
+__all__ = ["CONTENT_CODES", "Batch", "PushHook", "Sender", "Sent", "maybe_committed"]
 
 DEFAULT_ATTEMPTS = 5
 #: Codes meaning "this batch's content is refused": bisect to find the bad points.
@@ -33,8 +35,6 @@ class PushHook(Protocol):
 
     @property
     def config(self) -> PandoraConnectionConfig: ...
-
-    def _retry_kwargs(self, config: PandoraConnectionConfig, attempts: int) -> dict[str, Any]: ...
 
     def push_batch(self, repo: str, body: bytes, *, gzip: bool = ..., retry: bool = ...) -> str | None: ...
 
@@ -71,18 +71,6 @@ class Sent:
     retries: int = 0
     possible_duplicates: int = 0
     rejected: list[BadLine] = field(default_factory=list)
-
-
-def maybe_committed(exc: BaseException | None) -> bool:
-    """Could the server have stored the batch although we saw a failure?
-
-    The one place delivery asks this (a shared transport policy can replace this body).
-    """
-    if exc is None or isinstance(exc, requests.ConnectTimeout):
-        return False
-    if isinstance(exc, PandoraApiError):
-        return exc.status_code >= 500
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout))
 
 
 def _field_of(message: str) -> str | None:
@@ -127,7 +115,7 @@ class Sender:
                 self._bisect(source, part, part_nos, sub, sent)
 
     def post(self, body: bytes, points: int, sent: Sent) -> None:
-        """One body, retried with the hook's back-off on what :meth:`PandoraHook.is_retryable` accepts.
+        """One body, retried with the shared back-off (:func:`~airflow_provider_pandora.hooks._transport.retrying`).
 
         Every failed attempt that the server may have stored anyway (5xx, timeout, dropped
         connection) adds the body's points to ``possible_duplicates``.
@@ -146,10 +134,10 @@ class Sender:
 
         config = hook.config
         attempts = self.attempts or max(DEFAULT_ATTEMPTS, config.retry_limit)
-        kwargs = hook._retry_kwargs(config, attempts)
-        kwargs["before_sleep"] = note
         try:
-            tenacity.Retrying(**kwargs)(hook.push_batch, self.repo, body, gzip=self.gzip, retry=False)
+            retrying(attempts, config.retry_delay, before_sleep=note)(
+                hook.push_batch, self.repo, body, gzip=self.gzip, retry=False
+            )
         except BaseException as exc:
             ambiguous += maybe_committed(exc)
             raise

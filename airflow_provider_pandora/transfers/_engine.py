@@ -39,6 +39,7 @@ import requests
 
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.exceptions import BadLine, BadLineError, TransferError
+from airflow_provider_pandora.schema import check_choice
 from airflow_provider_pandora.transfers._checkpoints import CHECKPOINT_VERSION, CheckpointStore, MemoryCheckpoints
 from airflow_provider_pandora.transfers._delivery import CONTENT_CODES, DEFAULT_ATTEMPTS, Batch, PushHook, Sender, Sent
 from airflow_provider_pandora.transfers._encoding import (
@@ -107,12 +108,8 @@ class TransferOptions:
     """``jsonl`` only: parse and encode in this many worker processes (spawned) instead of this one."""
 
     def validate(self) -> None:
-        def choice(value: str, allowed: Sequence[str], name: str) -> None:
-            if value not in allowed:
-                raise TransferError(name, f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-
-        choice(self.format, FORMATS, "format")
-        choice(self.on_bad_line, BAD_LINE_POLICIES, "on_bad_line")
+        check_choice(self.format, FORMATS, "format", error=TransferError)
+        check_choice(self.on_bad_line, BAD_LINE_POLICIES, "on_bad_line", error=TransferError)
         if self.on_bad_line == "dead_letter" and not self.dead_letter_path:
             raise TransferError("dead_letter_path", "is required when on_bad_line='dead_letter'")
         if not 1 <= self.max_in_flight <= MAX_IN_FLIGHT_LIMIT:

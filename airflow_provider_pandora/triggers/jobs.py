@@ -2,36 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-import httpx
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
-from airflow_provider_pandora.exceptions import PandoraServerError
 from airflow_provider_pandora.hooks.pandora import PandoraHook
+from airflow_provider_pandora.triggers.base import MAX_TRANSIENT_ERRORS, PandoraPollingTrigger
 
-#: Consecutive transient API errors tolerated before the trigger gives up with an ``error`` event.
-MAX_TRANSIENT_ERRORS = 5
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (PandoraServerError, httpx.TransportError)
+__all__ = ["MAX_TRANSIENT_ERRORS", "PandoraJobTrigger"]
 
 
-class PandoraJobTrigger(BaseTrigger):
+class PandoraJobTrigger(PandoraPollingTrigger):
     """Poll a job's history until the selected run ends; yield exactly one event.
 
     Event ``status`` is ``success``, ``failed`` (with the history ``message``), ``timeout`` (the
-    wall-clock ``end_time`` passed) or ``error``. Kwargs are primitives only so ``serialize()`` is
-    safe on every Airflow line.
+    wall-clock ``end_time`` passed) or ``error``; ``run`` holds the run's record when it ended.
 
+    :param repo: the repo the job reads.
+    :param job: the job's name.
     :param since: ISO timestamp; the first run started at or after it is watched (else the latest run).
     :param run_id: watch exactly this run (what the start call answered), when known.
     :param after_run_id: ignore runs up to this id (the newest run before the start call).
-    :param end_time: ``time.time()`` deadline, e.g. from ``execution_timeout``; ``None`` waits forever.
     :param stop_on_kill: stop the job when a user kills the deferred task (Airflow 3.3+ ``on_kill``).
+    :param pandora_conn_id: the ``pandora`` connection.
+    :param poll_interval: seconds between polls.
+    :param end_time: ``time.time()`` deadline, e.g. from ``execution_timeout``; ``None`` waits forever.
     """
+
+    serialized_fields: ClassVar[tuple[str, ...]] = ("repo", "job", "since", "stop_on_kill", "run_id", "after_run_id")
 
     def __init__(
         self,
@@ -46,69 +45,36 @@ class PandoraJobTrigger(BaseTrigger):
         run_id: int | None = None,
         after_run_id: int | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(pandora_conn_id=pandora_conn_id, poll_interval=poll_interval, end_time=end_time)
         self.repo = repo
         self.job = job
-        self.pandora_conn_id = pandora_conn_id
-        self.poll_interval = float(poll_interval)
         self.since = since
-        self.end_time = end_time
         self.stop_on_kill = stop_on_kill
         self.run_id = run_id
         self.after_run_id = after_run_id
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "repo": self.repo,
-                "job": self.job,
-                "pandora_conn_id": self.pandora_conn_id,
-                "poll_interval": self.poll_interval,
-                "since": self.since,
-                "end_time": self.end_time,
-                "stop_on_kill": self.stop_on_kill,
-                "run_id": self.run_id,
-                "after_run_id": self.after_run_id,
-            },
-        )
+    def describe(self) -> str:
+        """``job 'j' of repo 'r'``."""
+        return f"job {self.job!r} of repo {self.repo!r}"
 
-    def _event(self, status: str, message: str, run: dict[str, Any] | None = None) -> TriggerEvent:
-        return TriggerEvent({"status": status, "message": message, "repo": self.repo, "job": self.job, "run": run})
+    def timeout_message(self) -> str:
+        """The ``timeout`` event's message."""
+        return f"{self.describe()} did not end before the deadline"
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
+    def payload(self) -> dict[str, Any]:
+        """Every event names the repo and job; ``run`` is filled when a run ended."""
+        return {"repo": self.repo, "job": self.job, "run": None}
+
+    async def poll(self, hook: PandoraHook) -> TriggerEvent | None:
+        """The final event once the watched run has ended."""
         since = datetime.fromisoformat(self.since) if self.since else None
-        errors = 0
-        # One hook, hence one httpx.AsyncClient, for the whole wait.
-        async with PandoraHook(self.pandora_conn_id) as hook:
-            while True:
-                if self.end_time is not None and time.time() >= self.end_time:
-                    yield self._event(
-                        "timeout", f"job {self.job!r} of repo {self.repo!r} did not end before the deadline"
-                    )
-                    return
-                try:
-                    run = await hook.aget_latest_job_run(
-                        self.repo, self.job, since=since, run_id=self.run_id, after_run_id=self.after_run_id
-                    )
-                    errors = 0
-                except TRANSIENT_ERRORS as exc:
-                    errors += 1
-                    if errors >= MAX_TRANSIENT_ERRORS:
-                        yield self._event("error", f"giving up after {errors} transient errors: {exc}")
-                        return
-                    self.log.warning(
-                        "transient error polling job %s (%d/%d): %s", self.job, errors, MAX_TRANSIENT_ERRORS, exc
-                    )
-                    run = None
-                except Exception as exc:
-                    yield self._event("error", str(exc))
-                    return
-                if run is not None and run.status.is_terminal:
-                    status = "success" if run.status.is_success else "failed"
-                    yield self._event(status, run.message or run.status.value, run.to_dict())
-                    return
-                await asyncio.sleep(self.poll_interval)
+        run = await hook.aget_latest_job_run(
+            self.repo, self.job, since=since, run_id=self.run_id, after_run_id=self.after_run_id
+        )
+        if run is None or not run.status.is_terminal:
+            return None
+        status = "success" if run.status.is_success else "failed"
+        return self.event(status, run.message or run.status.value, run=run.to_dict())
 
     async def on_kill(self) -> None:
         """Stop the job when the user kills the deferred task (called by Airflow 3.3+ only)."""

@@ -1,7 +1,7 @@
-"""The emulator's signature and token checks, against the independent sdk-facts vectors (not our client).
+"""The emulator's signature and token checks, against the independent vectors of docs/sdk-facts.md §1 (not our client).
 
 The server's auth clock is pinned to the vectors' Date so that the exact Authorization values from the
-official SDKs' algorithm (sdk-facts 1.1 and 1.2) are sent byte for byte.
+official SDKs' algorithm (docs/sdk-facts.md §1.1 and 1.2) are sent byte for byte.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def test_signature_covers_method_path_and_content_type(vector_emulator: PandoraE
     assert send(vector_emulator, "GET", "/v2/repos", good, headers={"Content-Type": "text/plain"}).status_code == 401
     # an X-Qiniu-* header that was not signed changes the string to sign
     assert send(vector_emulator, "GET", "/v2/repos", good, headers={"X-Qiniu-Extra": "1"}).status_code == 401
-    # headers that are not signed (sdk-facts 1.1) do not
+    # headers that are not signed (docs/sdk-facts.md §1.1) do not
     extra = {"User-Agent": "x", "X-Resource-Owner": "1", "Content-Encoding": "identity"}
     assert send(vector_emulator, "GET", "/v2/repos", good, headers=extra).status_code == 200
 

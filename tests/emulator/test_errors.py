@@ -395,7 +395,7 @@ def test_plugin_shorter_than_its_content_length_is_e18219(pandora_emulator: Pand
 
 
 def test_unknown_json_keys_and_nulls_are_tolerated(api: Api):
-    """The Go SDK's bodies carry RepoName, PipelineGetRepoToken, Option and nulls (sdk-facts 6.17)."""
+    """The Go SDK's bodies carry RepoName, PipelineGetRepoToken, Option and nulls (docs/sdk-facts.md §6.17)."""
     api.ok(
         api.post(
             "/v2/repos/go_repo",

@@ -5,7 +5,7 @@ with the right status and E-code, and never a 500 or a hang (each socket has a t
 calls go through :class:`PandoraHook` where a user could make them, and must raise the exception class the
 code table names, carrying the server's message, after exactly one request (no retry can fix a 4xx).
 
-Expected codes come from the spec and sdk-facts section 4: E18003/E18004 (missing/invalid Content-Length),
+Expected codes come from the spec and docs/sdk-facts.md §4: E18003/E18004 (missing/invalid Content-Length),
 E18005 (over 2 MiB, 413), E18006 (empty body), E18007 (malformed body, content type, encoding), E18008 (field
 over 100 KB), E18110/E18111 (bad value / unknown key), E18125 (unreadable gzip), the name codes (E18103 repo,
 E18221 group, E18604 job, E18117 plugin), 401 for any authentication problem, and E9001 (501) for a method

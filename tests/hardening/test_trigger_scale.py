@@ -19,7 +19,7 @@ import time
 import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
-from airflow_provider_pandora.hooks import pandora as hook_module
+from airflow_provider_pandora.hooks._transport import SHARED_ASYNC_CLIENTS
 from airflow_provider_pandora.hooks.pandora import PandoraHook
 from tests.hardening import trigger_load
 
@@ -77,7 +77,7 @@ def test_hooks_in_one_loop_share_one_client_closed_by_the_last(
 
     asyncio.run(two_hooks())
     asyncio.run(two_hooks())  # a new loop: nothing of the old one is reused
-    assert all(not clients for clients in hook_module._SHARED_ASYNC_CLIENTS._by_loop.values())
+    assert SHARED_ASYNC_CLIENTS.open_clients() == 0
 
 
 def test_other_settings_get_their_own_client(

@@ -176,7 +176,7 @@ def test_object_over_50_mb_streams_in_bounded_memory(kodo_conn: KodoBucket, tmp_
     assert report["sha256"] == expected
     assert report["largest"] <= MiB
     # The resident set is sampled after every chunk. Reading the body whole would grow it by more than the
-    # object's size (~2.3x, kodo-access notes); streaming stays near one chunk.
+    # object's size (~2.3x, measured with boto3's ``read()``); streaming stays near one chunk.
     assert report["growth_mib"] < 24, report
     print(f"streamed {size} bytes; reader peak RSS grew {report['growth_mib']:.1f} MiB")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import json
@@ -18,6 +19,8 @@ from cryptography.x509.oid import NameOID
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from airflow_provider_pandora.hooks.pandora import PandoraHook
+from airflow_provider_pandora.sensors import PandoraGroupStatusSensor, PandoraJobSensor
+from airflow_provider_pandora.triggers import PandoraGroupStatusTrigger, PandoraJobTrigger
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
@@ -107,3 +110,34 @@ def test_verification_can_be_switched_off_explicitly(
     emulator, _ = tls_emulator
     ok, message = _hook(monkeypatch, emulator, verify=False).test_connection()
     assert ok, message
+
+
+# ---- the pollers: a certificate failure is not transient, so nothing polls on until its timeout ------------------
+def test_sensors_fail_at_once_on_an_untrusted_certificate_with_the_hint(
+    tls_emulator: tuple[PandoraEmulator, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator, _ = tls_emulator
+    _hook(monkeypatch, emulator)
+    job = PandoraJobSensor(task_id="job", repo="r", job="j", pandora_conn_id="pandora_tls", timeout=600)
+    with pytest.raises(Exception, match="ca_bundle"):
+        job.poke({})  # before the fix: a ConnectionError, so "will poll again" until the timeout
+    group = PandoraGroupStatusSensor(task_id="group", group="g", pandora_conn_id="pandora_tls", timeout=600)
+    with pytest.raises(Exception, match="ca_bundle"):
+        group.poke({})
+
+
+@pytest.mark.parametrize("kind", ["job", "group"])
+async def test_triggers_give_up_at_once_on_an_untrusted_certificate_with_the_hint(
+    tls_emulator: tuple[PandoraEmulator, Path], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    emulator, _ = tls_emulator
+    _hook(monkeypatch, emulator)
+    trigger: PandoraJobTrigger | PandoraGroupStatusTrigger
+    if kind == "job":
+        trigger = PandoraJobTrigger("r", "j", pandora_conn_id="pandora_tls", poll_interval=60)
+    else:
+        trigger = PandoraGroupStatusTrigger("g", "running", pandora_conn_id="pandora_tls", poll_interval=60)
+    # A transient error would sleep a whole poll interval (60 s) before the next try: the event comes at once.
+    event = await asyncio.wait_for(anext(aiter(trigger.run())), timeout=30)
+    assert event.payload["status"] == "error"
+    assert "ca_bundle" in event.payload["message"]

@@ -1,4 +1,4 @@
-"""Signing and tokens against the independent vectors of the official SDKs (sdk-facts section 1).
+"""Signing and tokens against the independent vectors of the official SDKs (docs/sdk-facts.md §1).
 
 The vectors were computed from the Go algorithm and cross-checked with the Java SDK; they are
 copied here so the test never depends on our own emulator agreeing with our own client.

@@ -71,7 +71,11 @@ def collect(trigger: Any, answers: list[Any], module: str) -> tuple[list[dict[st
     async def gather() -> list[dict[str, Any]]:
         return [event.payload async for event in trigger.run()]
 
-    with mock.patch(f"{module}.PandoraHook", Patched):
+    # The polling loop (and its hook) is the base trigger's; on_kill's hook is the subclass module's.
+    with (
+        mock.patch("airflow_provider_pandora.triggers.base.PandoraHook", Patched),
+        mock.patch(f"{module}.PandoraHook", Patched),
+    ):
         events = asyncio.run(gather())
     return events, fake
 

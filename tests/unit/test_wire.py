@@ -1,4 +1,4 @@
-"""The data-push wire format: encoding, decoding and batching (sdk-facts section 2)."""
+"""The data-push wire format: encoding, decoding and batching (docs/sdk-facts.md §2)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ SCHEMA = parse_schema(
     ]
 )
 
-# The Go SDK's own example body (sdk-facts 2.2): TAB/LF escaped, backslash not escaped, 1e+06 floats.
+# The Go SDK's own example body (docs/sdk-facts.md §2.2): TAB/LF escaped, backslash not escaped, 1e+06 floats.
 GO_BODY = (
     b'name=a\\tb\\nc\\d\tcount=42\tratio=1e+06\tok=true\tts=2017-06-01T08:00:00.5Z\ttags=["x","y"]'
     b'\tmeta={"k":1}\nname=second\tcount=7'

@@ -76,6 +76,11 @@ class EmulatorState:
         """The stored repo ``name``, or the service's "repo does not exist" answer."""
         return self.existing("repo", name)
 
+    def children(self, kind: str, repo: str) -> list[dict[str, Any]]:
+        """The repo's transforms, exports or jobs in creation order (the repo must exist)."""
+        self.repo(repo)
+        return self.store.docs(kind, scope=repo)
+
     @staticmethod
     def fields(doc: Mapping[str, Any]) -> tuple[Field, ...]:
         """The parsed schema of a stored repo document (an empty schema allowed)."""

@@ -92,9 +92,7 @@ def get(engine: Engine, req: Request) -> Response:
 
 def list_all(engine: Engine, req: Request) -> Response:
     """``GET /v2/repos/<repo>/exports``: the repo's exports in creation order."""
-    repo = req.params["repo"]
-    engine.repo(repo)
-    return ok({"exports": [view(e) for e in engine.store.docs("export", scope=repo)]})
+    return ok({"exports": [view(doc) for doc in engine.children("export", req.params["repo"])]})
 
 
 def update(engine: Engine, req: Request) -> Response:

@@ -179,9 +179,7 @@ def get(engine: Engine, req: Request) -> Response:
 
 def list_all(engine: Engine, req: Request) -> Response:
     """``GET /v2/repos/<repo>/transforms``: the repo's transforms in creation order."""
-    repo = req.params["repo"]
-    engine.repo(repo)
-    return ok({"transforms": [view(t) for t in engine.store.docs("transform", scope=repo)]})
+    return ok({"transforms": [view(doc) for doc in engine.children("transform", req.params["repo"])]})
 
 
 def update(engine: Engine, req: Request) -> Response:

@@ -1,0 +1,101 @@
+"""The polling trigger every Pandora wait is built on: serialise, deadline, transient-error budget, one event."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_pandora.hooks._transport import is_transient
+from airflow_provider_pandora.hooks.pandora import PandoraHook
+
+#: Consecutive transient API errors tolerated before the trigger gives up with an ``error`` event.
+MAX_TRANSIENT_ERRORS = 5
+
+
+class PandoraPollingTrigger(BaseTrigger):
+    """Poll with one hook (one shared async client) until :meth:`poll` has an answer; yield exactly one event.
+
+    Events carry ``status`` (``success``, ``failed``, ``timeout`` or ``error``) and ``message``, plus what
+    :meth:`payload` adds. A failure :func:`~airflow_provider_pandora.hooks._transport.is_transient` calls
+    transient is polled again up to :data:`MAX_TRANSIENT_ERRORS` times in a row; anything else (a certificate
+    refusal, a 4xx, a 501) ends the wait at once. Subclasses name their constructor arguments in
+    ``serialized_fields`` (primitives only, so ``serialize()`` is safe on every Airflow line).
+
+    :param pandora_conn_id: the ``pandora`` connection.
+    :param poll_interval: seconds between polls.
+    :param end_time: ``time.time()`` deadline; ``None`` waits forever.
+    """
+
+    #: Constructor arguments (beyond the base's) that :meth:`serialize` hands to the triggerer.
+    serialized_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        *,
+        pandora_conn_id: str = PandoraHook.default_conn_name,
+        poll_interval: float = 10.0,
+        end_time: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.pandora_conn_id = pandora_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = end_time
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The class path and every constructor argument, so the triggerer rebuilds the same wait."""
+        fields = (*self.serialized_fields, "pandora_conn_id", "poll_interval", "end_time")
+        return f"{type(self).__module__}.{type(self).__qualname__}", {name: getattr(self, name) for name in fields}
+
+    # ---- what a subclass says ----------------------------------------------------------------
+    def describe(self) -> str:
+        """What is waited for, for messages (``job 'j' of repo 'r'``)."""
+        raise NotImplementedError
+
+    def timeout_message(self) -> str:
+        """The ``timeout`` event's message."""
+        return f"{self.describe()} did not finish before the deadline"
+
+    def payload(self) -> dict[str, Any]:
+        """What every event of this trigger carries besides ``status`` and ``message``."""
+        return {}
+
+    async def poll(self, hook: PandoraHook) -> TriggerEvent | None:
+        """One look: the final event when the wait is over, else ``None`` to look again after the interval."""
+        raise NotImplementedError
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def event(self, status: str, message: str, **extra: Any) -> TriggerEvent:
+        """An event of this trigger (``extra`` overrides :meth:`payload`)."""
+        return TriggerEvent({"status": status, "message": message, **self.payload(), **extra})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until :meth:`poll` answers, the deadline passes, or an error ends the wait."""
+        errors = 0
+        async with PandoraHook(self.pandora_conn_id) as hook:
+            while True:
+                if self.end_time is not None and time.time() >= self.end_time:
+                    yield self.event("timeout", self.timeout_message())
+                    return
+                try:
+                    event = await self.poll(hook)
+                    errors = 0
+                except Exception as exc:
+                    if not is_transient(exc):
+                        yield self.event("error", str(exc))
+                        return
+                    errors += 1
+                    if errors >= MAX_TRANSIENT_ERRORS:
+                        yield self.event("error", f"giving up after {errors} transient errors: {exc}")
+                        return
+                    self.log.warning(
+                        "transient error polling %s (%d/%d): %s", self.describe(), errors, MAX_TRANSIENT_ERRORS, exc
+                    )
+                    event = None
+                if event is not None:
+                    yield event
+                    return
+                await asyncio.sleep(self.poll_interval)
