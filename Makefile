@@ -15,7 +15,7 @@ BIN2 := $(VENV2)/bin
 
 help:
 	@echo "make demo   - start the emulator and run the end-to-end example DAG"
-	@echo "make test   - lint, types, and the whole suite on Airflow $(AIRFLOW3) and $(AIRFLOW2)"
+	@echo "make test   - lint, types, the whole suite on Airflow $(AIRFLOW3) and $(AIRFLOW2), and the system test"
 	@echo "make bench  - speed and memory figures (benchmarks/results.json)"
 
 # uv resolves and installs an Airflow tree in seconds; it is bootstrapped from PyPI with pip.
@@ -58,11 +58,14 @@ test-airflow2: install-airflow2
 	$(BIN2)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 # A whole Airflow 3 deployment (Postgres, Redis, scheduler, DAG processor, triggerer, API server, two Celery
-# workers) on loopback, driven through the REST API. Not part of `make test` yet (see README).
+# workers) on loopback, driven through the REST API. A hard budget: SIGINT at SYSTEM_BUDGET seconds (pytest
+# then stops the deployment), SIGKILL a minute later; each test has its own timeout too.
+SYSTEM_BUDGET ?= 900
 system-test: install-system
-	PANDORA_SYSTEM_TESTS=1 $(BIN)/python -m pytest tests/system -p no:cacheprovider -s --timeout 1200 $(PYTEST_ARGS)
+	PANDORA_SYSTEM_TESTS=1 timeout -s INT -k 60 $(SYSTEM_BUDGET) $(BIN)/python -m pytest tests/system \
+		-p no:cacheprovider -s --timeout 600 --durations=0 $(PYTEST_ARGS)
 
-test: lint types test-airflow3 test-airflow2
+test: lint types test-airflow3 test-airflow2 system-test
 	@echo "make test: all checks passed on Airflow $(AIRFLOW3) and $(AIRFLOW2)"
 
 demo: install

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ CANARIES = (CANARY_SK, KODO_CANARY_SK)
 ADMIN_PASSWORD = "system-admin-pw"
 WORKERS = ("worker1", "worker2")
 TRIGGERER = "triggerer"
+SUPERVISED = ("api-server", "scheduler", "dag-processor")  # the tests kill workers and the triggerer
 
 
 def free_port() -> int:
@@ -108,6 +110,9 @@ class Deployment:
     env: dict[str, str] = field(default_factory=dict)
     emulator_url: str = ""
     token: str = ""
+    #: components the watchdog restarted after they died on their own (as a process manager would)
+    crashes: list[str] = field(default_factory=list)
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     # ---- paths -------------------------------------------------------------------------------------------
     @property
@@ -179,6 +184,19 @@ class Deployment:
         wait_for("the API server to issue a token", self._login, 120, interval=1)
         for name in WORKERS:
             wait_for(f"celery {name} to be ready", partial(self._worker_ready, name), 120, interval=1)
+        threading.Thread(target=self._watchdog, name="deployment-watchdog", daemon=True).start()
+
+    def _watchdog(self) -> None:
+        """Restart the control plane when it dies by itself (seen once: the API server segfaulted under load)."""
+        while not self._stopping.wait(1.0):
+            for name in SUPERVISED:
+                comp = self.components.get(name)
+                if comp is None or comp.alive() or self._stopping.is_set():
+                    continue
+                code = comp.proc.returncode if comp.proc else None
+                self.crashes.append(f"{name} exited with {code} at {time.strftime('%H:%M:%S')}")
+                print(f"\nwatchdog: {self.crashes[-1]}; restarting it", file=sys.stderr, flush=True)
+                comp.start()
 
     def _worker_ready(self, name: str) -> bool:
         return "ready" in self.log_text(name)
@@ -213,12 +231,35 @@ class Deployment:
         )
 
     def stop(self) -> None:
+        """Stop everything; raise if a process of this deployment survived (after SIGKILLing it)."""
+        self._stopping.set()
         for comp in reversed(list(self.components.values())):
             comp.kill()
         if (self.base / "pgdata" / "postmaster.pid").exists():
             self._pg(["pg_ctl", "-D", str(self.base / "pgdata"), "-m", "immediate", "stop"], check=False)
+        left = self.leftovers()
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if not os.environ.get("PANDORA_SYSTEM_KEEP"):
             shutil.rmtree(self.base, ignore_errors=True)
+        if left:
+            raise RuntimeError(f"processes of the deployment outlived stop() and were killed: {left}")
+
+    def leftovers(self) -> list[int]:
+        """Pids of live processes that belong to this deployment (its folder in their command line or env)."""
+        mark = str(self.base).encode()
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                ours = mark in (proc / "cmdline").read_bytes() or mark in (proc / "environ").read_bytes()
+                if ours and (proc / "stat").read_text().split(") ", 1)[1][0] != "Z":  # zombies hold nothing
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+        return pids
 
     # ---- services --------------------------------------------------------------------------------------
     def _pg(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
