@@ -22,6 +22,10 @@ from airflow_provider_pandora.operators import (
 )
 
 P = "{{ params.prefix }}"
+# A run triggered from the UI or the REST API on Airflow 3 has no logical date (so no ds_nodash or
+# data_interval_start); dag_run.run_after is its stand-in there, and Airflow 2 always has a logical date.
+DAY = "{{ (dag_run.logical_date or dag_run.run_after) | ds_nodash }}"
+AT = "{{ (dag_run.data_interval_start or dag_run.run_after) | ts }}"
 SCHEMA: list[dict[str, Any]] = [
     {"key": "user", "valtype": "string", "required": True},
     {"key": "zone", "valtype": "string"},
@@ -30,7 +34,7 @@ SCHEMA: list[dict[str, Any]] = [
 ]
 
 EXPORTS: dict[str, dict[str, Any]] = {
-    "http": {"host": "{{ params.http_host }}", "uri": "/pandora/{{ ds_nodash }}"},
+    "http": {"host": "{{ params.http_host }}", "uri": f"/pandora/{DAY}"},
     "tsdb": {
         "destRepoName": f"{P}_tsdb",
         "series": "hits",
@@ -79,8 +83,8 @@ with DAG(
         task_id="push_points",
         repo=f"{P}_events",
         points=[
-            {"user": "ann", "zone": "nb", "hits": 3, "at": "{{ data_interval_start }}"},
-            {"user": "bob", "zone": "gz", "hits": 5, "at": "{{ data_interval_start }}"},
+            {"user": "ann", "zone": "nb", "hits": 3, "at": AT},
+            {"user": "bob", "zone": "gz", "hits": 5, "at": AT},
         ],
     )
     delete_repo = PandoraDeleteRepoOperator(task_id="delete_repo", repo=f"{P}_events")

@@ -19,6 +19,11 @@ from airflow_provider_pandora.operators import (
 )
 
 P = "{{ params.prefix }}"
+# A manual run on Airflow 3 may have no logical date (ds, ds_nodash and data_interval_start are then undefined):
+# dag_run.run_after stands in for it. Airflow 2 always has a logical date.
+DS = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+DS_NODASH = "{{ (dag_run.logical_date or dag_run.run_after) | ds_nodash }}"
+INTERVAL_DAY = "{{ (dag_run.data_interval_start or dag_run.run_after) | ds }}"
 
 with DAG(
     dag_id="example_pandora_scheduled_job",
@@ -44,8 +49,8 @@ with DAG(
         task_id="push_orders",
         repo=f"{P}_orders",
         points=[
-            {"order_id": "{{ ds_nodash }}-1", "amount": 12.5, "day": "{{ ds }}"},
-            {"order_id": "{{ ds_nodash }}-2", "amount": 7.5, "day": "{{ ds }}"},
+            {"order_id": f"{DS_NODASH}-1", "amount": 12.5, "day": DS},
+            {"order_id": f"{DS_NODASH}-2", "amount": 7.5, "day": DS},
             {"order_id": "older", "amount": 100.0, "day": "1999-01-01"},
         ],
     )
@@ -65,7 +70,7 @@ with DAG(
         task_id="run_for_interval",
         repo=f"{P}_orders",
         job=f"{P}_daily_revenue",
-        params={"day": "{{ data_interval_start | ds }}"},
+        params={"day": INTERVAL_DAY},
         wait_for_completion=True,
         poll_interval="{{ params.poll_interval }}",
         execution_timeout=pendulum.duration(hours=2),

@@ -1,8 +1,9 @@
 """Waiting on Pandora without holding a worker slot: job and group sensors in reschedule and deferrable modes.
 
 * ``PandoraJobSensor`` in ``reschedule`` mode frees its slot between pokes; with ``since`` it only accepts a run
-  that started at or after the data interval, so yesterday's success does not count. A run that ends in Fail or
-  Cancel fails the sensor with the job's message instead of waiting out the timeout.
+  that started at or after the data interval (in a run without one, the run's ``run_after``), so yesterday's
+  success does not count. A run that ends in Fail or Cancel fails the sensor with the job's message instead of
+  waiting out the timeout.
 * The same sensor with ``deferrable=True`` hands the wait to the triggerer.
 * ``PandoraGroupStatusSensor`` waits for a resource group to be ``running`` (or ``idle``).
 """
@@ -34,7 +35,11 @@ with DAG(
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["pandora", "example"],
-    params={"prefix": Param("sensors", type="string"), "poke_interval": Param(1, type="number")},
+    params={
+        "prefix": Param("sensors", type="string"),
+        "poke_interval": Param(1, type="number"),
+        "job_seconds": Param(2, type="integer", description="how long the emulator runs the job"),
+    },
 ) as dag:
     group = PandoraCreateGroupOperator(task_id="create_group", group=f"{P}_group", container=CONTAINER)
     start_group = PandoraStartGroupOperator(task_id="start_group", group=f"{P}_group")
@@ -58,7 +63,7 @@ with DAG(
         repo=f"{P}_src",
         job=f"{P}_job",
         dest_repo=f"{P}_out",
-        code=f"-- emulator: sleep=2\nselect count(*) as n from {P}_src",
+        code=f"-- emulator: sleep={{{{ params.job_seconds }}}}\nselect count(*) as n from {P}_src",
         container=CONTAINER,
         scheduler={"type": "once"},
     )
@@ -67,7 +72,8 @@ with DAG(
         task_id="job_done_reschedule",
         repo=f"{P}_src",
         job=f"{P}_job",
-        since="{{ data_interval_start }}",
+        # Airflow 3 runs triggered without a logical date have no data interval: their run_after stands in.
+        since="{{ (dag_run.data_interval_start or dag_run.run_after) | ts }}",
         mode="reschedule",
         poke_interval=1,
         timeout=300,

@@ -20,7 +20,9 @@ Why the flow is shaped this way:
   try sends again because they landed beyond the checkpoint (a batch that landed after an earlier
   one failed, the good points of a batch whose bad point failed the task); the count travels with
   the checkpoint. Bad lines past the checkpoint are met again by the next try (counted,
-  dead-lettered again).
+  dead-lettered again). A try that dies without settling (SIGKILL, a lost worker) may have had up to
+  ``max_in_flight`` batches posted past its checkpoint: the next try counts the points of that many
+  batches it sends first as possible duplicates, unless the checkpoint says the try that saved it settled.
 """
 
 from __future__ import annotations
@@ -175,6 +177,8 @@ class Transfer:
         self._last_state: dict[str, Any] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._broken = False
+        # batches still to be counted as possible duplicates: ones a killed try may have posted past its checkpoint
+        self._unsettled = 0
         self._sender = Sender(hook, options.repo, gzip=options.gzip, attempts=options.attempts, log=self.log)
         # the batch being built (encoded formats, in this process)
         self._batcher = Batcher(options.max_batch_bytes)
@@ -274,6 +278,8 @@ class Transfer:
         self._csv.header = state.get("header")
         offset, line = int(state.get("offset") or 0), int(state.get("line") or 0)
         self.sources_done = index
+        if not state.get("settled"):
+            self._unsettled = int(state.get("in_flight") or self.options.max_in_flight)
         self.log.info(
             "resuming from the checkpoint: source %r at byte %d (line %d); %d points already delivered",
             name,
@@ -303,6 +309,7 @@ class Transfer:
             "bad_lines": self.bad_lines,
             "retries": self.retries,
             "possible_duplicates": self.possible_duplicates,
+            "in_flight": self.options.max_in_flight,
         }
 
     # ---- bad lines -----------------------------------------------------------------------------
@@ -464,9 +471,11 @@ class Transfer:
                 self._settle(batch, sent, future)
             except BaseException as exc:
                 self.log.debug("batch of %s failed while stopping: %s", batch.source, exc)
-        if quiet and self._broken and self._last_state is not None and self.checkpoints is not None:
+        if quiet and self._last_state is not None and self.checkpoints is not None:
+            # nothing of this try is in flight any more: the next try need not suspect the batches after it
             self._last_state["possible_duplicates"] = self.possible_duplicates
             self._last_state["retries"] = self.retries
+            self._last_state["settled"] = True
             self.checkpoints.save(self._last_state)
 
     def _settle(self, batch: Batch, sent: Sent, future: Future[None]) -> None:
@@ -498,6 +507,17 @@ class Transfer:
         self.bytes += sent.bytes
         self.batches += sent.requests
         self.possible_duplicates += sent.possible_duplicates
+        if self._unsettled:
+            self._unsettled -= 1
+            self.possible_duplicates += sent.points
+            self.log.warning(
+                "batch of %s lines %d-%d follows a checkpoint whose try stopped without settling (killed?); "
+                "that try may have stored its %d points already",
+                batch.source,
+                batch.first_line,
+                batch.end_line,
+                sent.points,
+            )
         if sent.possible_duplicates:
             self.log.warning(
                 "batch of %s lines %d-%d failed after the server may have stored it and was sent again: "

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
+from airflow_provider_pandora.version_compat import AIRFLOW_V_3_0_PLUS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "example_dags"
@@ -98,9 +99,9 @@ def guard(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], a
     """Run a DAG and prove no secret reached its logs, XComs or rendered template fields."""
     caplog.set_level("DEBUG")
 
-    def run(bag: Any, dag_id: str, conf: dict[str, Any]) -> dict[str, str]:
+    def run(bag: Any, dag_id: str, conf: dict[str, Any], **test_kwargs: Any) -> dict[str, str]:
         dag = bag.get_dag(dag_id)
-        dagrun = dag.test(run_conf=conf)
+        dagrun = dag.test(run_conf=conf, **test_kwargs)
         states = {
             ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): ti.state
             for ti in dagrun.get_task_instances()
@@ -198,3 +199,21 @@ def test_kodo_mapped(bag: Any, guard: Any, pandora_conn: Any, kodo_conn: Any, mo
     states = guard(bag, "example_pandora_kodo_mapped", {"prefix": "km", "bucket": kodo_conn.bucket})
     assert sorted(k for k in states if k.startswith("load_object[")) == [f"load_object[{n}]" for n in range(3)]
     assert len(pandora_conn.points("km_clicks")) == 120
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2 runs always have a logical date")
+@pytest.mark.parametrize(
+    ("dag_id", "conf"),
+    [
+        ("example_pandora_exports", {"prefix": "exn", "kodo_bucket": "exports"}),
+        ("example_pandora_sensors", {"prefix": "snn", "poke_interval": 0.2}),
+        ("example_pandora_scheduled_job", {"prefix": "sjn", "poll_interval": 0.2}),
+    ],
+)
+def test_dated_examples_run_without_a_logical_date(
+    bag: Any, guard: Any, pandora_conn: Any, receiver: tuple[str, list[bytes]], dag_id: str, conf: dict[str, Any]
+) -> None:
+    """Airflow 3's UI and REST API trigger runs with no logical date: ds, ds_nodash, data_interval_start undefined."""
+    if dag_id == "example_pandora_exports":
+        conf = {**conf, "http_host": receiver[0]}
+    guard(bag, dag_id, conf, logical_date=None)

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ KODO_CANARY_SK = "KODO-SK-canary-sys-8f31b6"
 CANARIES = (CANARY_SK, KODO_CANARY_SK)
 ADMIN_PASSWORD = "system-admin-pw"
 WORKERS = ("worker1", "worker2")
+TRIGGERER = "triggerer"
+SUPERVISED = ("api-server", "scheduler", "dag-processor")  # the tests kill workers and the triggerer
 
 
 def free_port() -> int:
@@ -48,8 +51,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
-    """Poll ``check`` until it returns something truthy; on timeout fail saying what was awaited."""
+def wait_for(what: str | Callable[[], str], check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy; on timeout fail saying what was awaited.
+
+    ``what`` may be a callable, to say what was still missing when the time ran out.
+    """
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -61,7 +67,8 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: floa
             if last:
                 return last
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    said = what() if callable(what) else what
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {said} (last: {last!r})")
 
 
 @dataclass
@@ -103,6 +110,9 @@ class Deployment:
     env: dict[str, str] = field(default_factory=dict)
     emulator_url: str = ""
     token: str = ""
+    #: components the watchdog restarted after they died on their own (as a process manager would)
+    crashes: list[str] = field(default_factory=list)
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     # ---- paths -------------------------------------------------------------------------------------------
     @property
@@ -174,12 +184,29 @@ class Deployment:
         wait_for("the API server to issue a token", self._login, 120, interval=1)
         for name in WORKERS:
             wait_for(f"celery {name} to be ready", partial(self._worker_ready, name), 120, interval=1)
+        threading.Thread(target=self._watchdog, name="deployment-watchdog", daemon=True).start()
+
+    def _watchdog(self) -> None:
+        """Restart the control plane when it dies by itself (seen once: the API server segfaulted under load)."""
+        while not self._stopping.wait(1.0):
+            for name in SUPERVISED:
+                comp = self.components.get(name)
+                if comp is None or comp.alive() or self._stopping.is_set():
+                    continue
+                code = comp.proc.returncode if comp.proc else None
+                self.crashes.append(f"{name} exited with {code} at {time.strftime('%H:%M:%S')}")
+                print(f"\nwatchdog: {self.crashes[-1]}; restarting it", file=sys.stderr, flush=True)
+                comp.start()
 
     def _worker_ready(self, name: str) -> bool:
         return "ready" in self.log_text(name)
 
     def start_triggerer(self) -> None:
-        self._spawn("triggerer", [AIRFLOW, "triggerer"])
+        self._spawn("triggerer", [AIRFLOW, "triggerer"], env={**self.env, "PANDORA_SYSTEM_HOSTNAME": TRIGGERER})
+
+    def kill_hard(self, name: str) -> None:
+        """SIGKILL a component's whole process group (a lost machine: no cleanup, no goodbye to the broker)."""
+        self.components[name].kill(signal.SIGKILL, grace=10)
 
     def start_worker(self, name: str, log_port: int) -> None:
         env = {
@@ -204,12 +231,35 @@ class Deployment:
         )
 
     def stop(self) -> None:
+        """Stop everything; raise if a process of this deployment survived (after SIGKILLing it)."""
+        self._stopping.set()
         for comp in reversed(list(self.components.values())):
             comp.kill()
         if (self.base / "pgdata" / "postmaster.pid").exists():
             self._pg(["pg_ctl", "-D", str(self.base / "pgdata"), "-m", "immediate", "stop"], check=False)
+        left = self.leftovers()
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if not os.environ.get("PANDORA_SYSTEM_KEEP"):
             shutil.rmtree(self.base, ignore_errors=True)
+        if left:
+            raise RuntimeError(f"processes of the deployment outlived stop() and were killed: {left}")
+
+    def leftovers(self) -> list[int]:
+        """Pids of live processes that belong to this deployment (its folder in their command line or env)."""
+        mark = str(self.base).encode()
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                ours = mark in (proc / "cmdline").read_bytes() or mark in (proc / "environ").read_bytes()
+                if ours and (proc / "stat").read_text().split(") ", 1)[1][0] != "Z":  # zombies hold nothing
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+        return pids
 
     # ---- services --------------------------------------------------------------------------------------
     def _pg(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -310,8 +360,10 @@ class Deployment:
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
                 "AIRFLOW__TRIGGERER__CAPACITY": "200",
+                # a restarted triggerer takes over a killed one's triggers once its heartbeat is this old
+                "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
                 "AIRFLOW_CONN_PANDORA_DEFAULT": json.dumps(pandora),
                 "AIRFLOW_CONN_KODO_DEFAULT": json.dumps(kodo),
                 "PANDORA_SYSTEM_HOSTNAME": "control",
@@ -380,6 +432,36 @@ class Deployment:
         )
         resp.raise_for_status()
         return json.dumps(resp.json())
+
+    def xcom(self, ti: dict[str, Any], key: str = "return_value") -> Any:
+        path = f"/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}/xcomEntries/{key}"
+        return self.get(path, map_index=ti["map_index"], deserialize="true")["value"]
+
+    # ---- the emulator's public admin surface (unsigned, loopback) ------------------------------------
+    def repo_total(self, repo: str) -> int:
+        resp = requests.get(f"{self.emulator_url}/_emulator/repos/{repo}/points", params={"limit": 1}, timeout=30)
+        resp.raise_for_status()
+        return int(resp.json()["total"])
+
+    def repo_points(self, repo: str, page: int = 50000) -> list[dict[str, Any]]:
+        points: list[dict[str, Any]] = []
+        while True:
+            resp = requests.get(
+                f"{self.emulator_url}/_emulator/repos/{repo}/points",
+                params={"offset": len(points), "limit": page},
+                timeout=120,
+            )
+            resp.raise_for_status()
+            got = resp.json()["points"]
+            points += got
+            if len(got) < page:
+                return points
+
+    def add_fault(self, **fault: Any) -> None:
+        requests.post(f"{self.emulator_url}/_emulator/faults", json=fault, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.emulator_url}/_emulator/faults", timeout=10).raise_for_status()
 
     # ---- diagnostics -------------------------------------------------------------------------------------
     def log_text(self, name: str) -> str:

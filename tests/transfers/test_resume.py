@@ -72,3 +72,45 @@ def test_killed_transfer_resumes_and_every_point_lands_once_except_counted(
     assert result["points"] == N
     assert result["sources"] == 2
     assert store.load() is None
+
+
+class KilledAt(MemoryCheckpoints):
+    """A store that stops taking saves at save number ``at``: what a SIGKILLed try leaves behind."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def save(self, state: dict[str, Any]) -> None:
+        if self.saves + 1 < self.at:
+            super().save(state)
+        else:
+            self.saves += 1
+
+
+def test_a_try_killed_without_settling_has_its_unacknowledged_batches_counted_by_the_next(
+    repo: str, pandora: PandoraEmulator, tmp_path: Path
+) -> None:
+    """A SIGKILLed try never settles the batches it had posted: the retry sends them again and must count them."""
+    path = tmp_path / "a.jsonl"
+    write_lines(path, jsonl({"user": f"u{i}", "hits": i} for i in range(N)))
+    sources = local_sources(str(path))
+    store = KilledAt(5)
+
+    def die(result: dict[str, Any]) -> None:
+        if store.saves >= 5:  # the process is gone: batches in flight still land, nothing more is saved
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        transfer(store, on_ack=die).run(sources)
+    checkpoint = store.load()
+    assert checkpoint is not None
+    assert not checkpoint.get("settled")
+    resumed = MemoryCheckpoints()
+    resumed.state = checkpoint
+    result = transfer(resumed).run(sources)
+    stored = Counter(users(pandora))
+    assert set(stored) == {f"u{i}" for i in range(N)}
+    duplicates = sum(stored.values()) - N
+    assert duplicates > 0
+    assert duplicates <= result["possible_duplicates"], (duplicates, result)
