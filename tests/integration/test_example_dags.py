@@ -15,6 +15,7 @@ import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from airflow_provider_pandora.version_compat import AIRFLOW_V_3_0_PLUS
+from tests.common import write_clicks
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "example_dags"
@@ -136,24 +137,7 @@ def _stored_values(conn: str, dag_id: str, run_id: str) -> dict[str, list[str]]:
 
 
 def test_pipeline(bag: Any, guard: Any, pandora_conn: Any, receiver: tuple[str, list[bytes]], tmp_path: Path):
-    source = tmp_path / "clicks.jsonl"
-    source.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "user": f"u{i % 7}",
-                    "hits": i,
-                    "latency": 0.5,
-                    "ok": i % 3 != 0,
-                    "at": "2024-05-01T00:00:00Z",
-                    "tags": ["a"],
-                    "meta": {"zone": "nb", "device": {"os": "linux", "version": 2}},
-                }
-            )
-            + "\n"
-            for i in range(300)
-        )
-    )
+    source = write_clicks(tmp_path / "clicks.jsonl")
     url, bodies = receiver
     states = guard(
         bag,

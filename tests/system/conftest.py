@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.system.deployment import Deployment
+from tests.system.support import running
 
 collect_ignore_glob = [] if os.environ.get("PANDORA_SYSTEM_TESTS") == "1" else ["test_*.py"]
 
 
 @pytest.fixture(scope="session")
 def deployment() -> Iterator[Deployment]:
-    dep = Deployment()
-    started = time.monotonic()
-    try:
-        try:
-            dep.start()
-        except BaseException:
-            print(dep.tails())
-            raise
-        print(f"\ndeployment up in {time.monotonic() - started:.0f}s under {dep.base}")
+    with running(Deployment(), "deployment") as dep:
         yield dep
-    finally:
-        stopping = time.monotonic()
-        if dep.crashes:
-            print(f"\ncomponents that died by themselves and were restarted: {dep.crashes}")
-        dep.stop()
-        print(f"\ndeployment stopped in {time.monotonic() - stopping:.0f}s, nothing left running")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -6,17 +6,14 @@ Airflow 3 the module skips itself.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from tests.system.deployment import CANARIES, KODO_AK, KODO_CANARY_SK
+from tests.system.deployment import CANARIES
+from tests.system.support import example_confs, http_receiver, kodo_objects, running
 
 airflow_version = pytest.importorskip("airflow.version").version
 if not airflow_version.startswith("2."):
@@ -38,83 +35,24 @@ RUNS: dict[str, str] = {}
 @pytest.fixture(scope="module")
 def deployment() -> Iterator[Airflow2Deployment]:
     """Overrides the Airflow 3 session fixture for this module (the failure hook still prints its log tails)."""
-    dep = Airflow2Deployment()
-    started = time.monotonic()
-    try:
-        try:
-            dep.start()
-        except BaseException:
-            print(dep.tails())
-            raise
-        print(f"\nAirflow {airflow_version} deployment up in {time.monotonic() - started:.0f}s")
+    with running(Airflow2Deployment(), f"Airflow {airflow_version} deployment") as dep:
         yield dep
-    finally:
-        dep.stop()
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    lines = 0
-
-    def do_POST(self) -> None:
-        _Receiver.lines += self.rfile.read(int(self.headers.get("Content-Length") or 0)).count(b"\n")
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+def receiver() -> Iterator[tuple[str, list[bytes]]]:
+    with http_receiver() as received:
+        yield received
 
 
-def _kodo_bucket(dep: Airflow2Deployment) -> str:
-    import boto3
-    from botocore.config import Config
-
-    s3 = boto3.session.Session().client(
-        "s3",
-        endpoint_url=dep.moto_url,
-        region_name="cn-east-1",
-        aws_access_key_id=KODO_AK,
-        aws_secret_access_key=KODO_CANARY_SK,
-        config=Config(s3={"addressing_style": "path"}),
-    )
-    bucket = f"af2-{uuid.uuid4().hex[:10]}"
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "cn-east-1"})
-    for n in range(4):
-        lines = [json.dumps({"user": f"u{n}-{i}", "hits": i, "at": "2024-05-01T00:00:00+08:00"}) for i in range(50)]
-        s3.put_object(Bucket=bucket, Key=f"clicks/2024-05-01/part-{n}.jsonl", Body=("\n".join(lines) + "\n").encode())
-    return bucket
-
-
-def test_every_example_dag_succeeds_on_airflow2(deployment: Airflow2Deployment, receiver: str) -> None:
+def test_every_example_dag_succeeds_on_airflow2(
+    deployment: Airflow2Deployment, receiver: tuple[str, list[bytes]]
+) -> None:
     dep = deployment
-    source = dep.base / "clicks.jsonl"
-    rows = ({"user": f"u{i % 7}", "hits": i, "latency": 0.5, "ok": i % 3 != 0, "at": LOGICAL_DATE} for i in range(200))
-    source.write_text("".join(json.dumps({**r, "tags": ["a"], "meta": {"zone": "nb"}}) + "\n" for r in rows))
-    jar = dep.base / "parser.jar"
-    jar.write_bytes(b"PK\x03\x04example-jar")
+    url, bodies = receiver
     confs: dict[str, dict[str, Any]] = {
-        "example_pandora_pipeline": {
-            "prefix": "ap",
-            "source_path": str(source),
-            "export_host": receiver,
-            "export_uri": "/in",
-            "poll_interval": 0.5,
-        },
-        "example_pandora_exports": {"prefix": "ax", "http_host": receiver, "kodo_bucket": "exports"},
-        "example_pandora_push_data": {"prefix": "apx", "sensors": 60},
-        "example_pandora_scheduled_job": {"prefix": "asj", "poll_interval": 0.5},
-        "example_pandora_sensors": {"prefix": "asn", "poke_interval": 0.5},
-        "example_pandora_plugin": {"prefix": "apl", "jar_path": str(jar), "plugin": "com.example.LogParser"},
-        "example_pandora_kodo_mapped": {"prefix": "akm", "bucket": _kodo_bucket(dep)},
+        **example_confs(dep, "a", url, sensors=60),
+        "example_pandora_kodo_mapped": {"prefix": "akm", "bucket": kodo_objects(dep, "af2", 4, 50)},
     }
     started = time.monotonic()
     dep.wait_dags(set(confs))
@@ -128,7 +66,7 @@ def test_every_example_dag_succeeds_on_airflow2(deployment: Airflow2Deployment, 
             failed[dag_id] = {f"{t['task_id']}[{t['map_index']}]": t["state"] for t in tis}
     print(f"DAGs parsed in {parsed - started:.0f}s, all 7 runs finished {time.monotonic() - parsed:.0f}s later")
     assert not failed, failed
-    assert _Receiver.lines >= 200  # the pipeline's HTTP export delivered its points
+    assert sum(body.count(b"\n") for body in bodies) >= 200  # the pipeline's HTTP export delivered its points
     mapped = [t for t in dep.task_instances("example_pandora_kodo_mapped", RUNS["example_pandora_kodo_mapped"])]
     assert sorted(t["map_index"] for t in mapped if t["task_id"] == "load_object") == [0, 1, 2, 3]
 

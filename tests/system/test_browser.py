@@ -12,16 +12,16 @@ import contextlib
 import json
 import re
 import shutil
-import threading
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.system.deployment import ADMIN_PASSWORD, CANARY_AK, CANARY_SK, ROOT, Deployment
+from tests.system.support import serve
 
 airflow_version = pytest.importorskip("airflow.version").version
 if not airflow_version.startswith("3."):
@@ -63,10 +63,8 @@ class _Console(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def console() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Console)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/console"
-    server.shutdown()
+    with serve(_Console) as url:
+        yield f"{url}/console"
 
 
 class Browser:

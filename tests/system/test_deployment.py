@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,12 +13,12 @@ from tests.system.deployment import (
     CANARIES,
     CANARY_AK,
     KODO_AK,
-    KODO_CANARY_SK,
     TRIGGERER,
     WORKERS,
     Deployment,
     wait_for,
 )
+from tests.system.support import example_confs, http_receiver, kodo_objects
 
 EXAMPLES = {
     "example_pandora_pipeline",
@@ -47,49 +44,10 @@ KODO_OBJECTS, KODO_LINES = 6, 50
 RUNS: dict[str, str] = {}
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    bodies: list[bytes] = []
-
-    def do_POST(self) -> None:
-        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[tuple[str, list[bytes]]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", _Receiver.bodies
-    server.shutdown()
-
-
-def _kodo_objects(dep: Deployment) -> str:
-    import boto3
-    from botocore.config import Config
-
-    s3 = boto3.session.Session().client(
-        "s3",
-        endpoint_url=dep.moto_url,
-        region_name="cn-east-1",
-        aws_access_key_id=KODO_AK,
-        aws_secret_access_key=KODO_CANARY_SK,
-        config=Config(s3={"addressing_style": "path"}),
-    )
-    bucket = f"sys-{uuid.uuid4().hex[:10]}"
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "cn-east-1"})
-    for n in range(KODO_OBJECTS):
-        lines = [
-            json.dumps({"user": f"u{n}-{i}", "hits": i, "at": "2024-05-01T00:00:00+08:00"}) for i in range(KODO_LINES)
-        ]
-        s3.put_object(Bucket=bucket, Key=f"clicks/2024-05-01/part-{n}.jsonl", Body=("\n".join(lines) + "\n").encode())
-    s3.put_object(Bucket=bucket, Key="other/ignored.jsonl", Body=b'{"user": "x"}\n')
-    return bucket
+    with http_receiver() as received:
+        yield received
 
 
 def watch_runs(dep: Deployment, runs: dict[str, str], timeout: float) -> dict[tuple[str, str, int], dict[str, Any]]:
@@ -117,42 +75,11 @@ def watch_runs(dep: Deployment, runs: dict[str, str], timeout: float) -> dict[tu
 def test_every_example_dag_succeeds(deployment: Deployment, receiver: tuple[str, list[bytes]]) -> None:
     dep = deployment
     dep.wait_dags({*EXAMPLES, "system_pandora_deferred"})
-    source = dep.base / "clicks.jsonl"
-    source.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "user": f"u{i % 7}",
-                    "hits": i,
-                    "latency": 0.5,
-                    "ok": i % 3 != 0,
-                    "at": "2024-05-01T00:00:00Z",
-                    "tags": ["a"],
-                    "meta": {"zone": "nb", "device": {"os": "linux", "version": 2}},
-                }
-            )
-            + "\n"
-            for i in range(300)
-        )
-    )
-    jar = dep.base / "parser.jar"
-    jar.write_bytes(b"PK\x03\x04example-jar")
     url, bodies = receiver
     confs: dict[str, dict[str, Any]] = {
-        "example_pandora_pipeline": {
-            "prefix": "sp",
-            "source_path": str(source),
-            "export_host": url,
-            "export_uri": "/in",
-            "poll_interval": 0.5,
-        },
-        "example_pandora_exports": {"prefix": "sx", "http_host": url, "kodo_bucket": "exports"},
-        "example_pandora_push_data": {"prefix": "spx", "sensors": 120},
-        "example_pandora_scheduled_job": {"prefix": "ssj", "poll_interval": 0.5},
         # a job long enough for the deferrable sensor to find it still running
-        "example_pandora_sensors": {"prefix": "ssn", "poke_interval": 0.5, "job_seconds": 15},
-        "example_pandora_plugin": {"prefix": "spl", "jar_path": str(jar), "plugin": "com.example.LogParser"},
-        "example_pandora_kodo_mapped": {"prefix": "skm", "bucket": _kodo_objects(dep)},
+        **example_confs(dep, "s", url, sensors=120, sensor_job_seconds=15),
+        "example_pandora_kodo_mapped": {"prefix": "skm", "bucket": kodo_objects(dep, "sys", KODO_OBJECTS, KODO_LINES)},
         "system_pandora_deferred": {"prefix": "sd", "sleep": 20, "sensors": 2},
     }
     for dag_id, conf in confs.items():
