@@ -158,11 +158,7 @@ class Deployment:
             env=dict(os.environ),
         )
         self._start_emulator()
-        self._spawn(
-            "moto",
-            [str(VENV_BIN / "python"), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports["moto"])],
-            env=dict(os.environ),
-        )
+        self._start_moto()
         self.env = self._airflow_env()
         wait_for("redis to answer PING", self._redis_ping, 30)
         wait_for("moto S3 to answer", lambda: requests.get(self.moto_url, timeout=2).status_code < 500, 60)
@@ -276,6 +272,14 @@ class Deployment:
         self._pg(["initdb", "-D", str(data), "-A", "trust", "-U", "airflow", "--no-sync"])
         opts = f"-h 127.0.0.1 -p {self.ports['pg']} -k {data} -c max_connections=300 -c fsync=off"
         self._pg(["pg_ctl", "-D", str(data), "-o", opts, "-l", str(data / "postgres.log"), "-w", "start"])
+
+    def _start_moto(self) -> None:
+        """moto's S3 server standing in for Kodo (it runs from this virtualenv on either Airflow line)."""
+        self._spawn(
+            "moto",
+            [str(VENV_BIN / "python"), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports["moto"])],
+            env=dict(os.environ),
+        )
 
     def _start_emulator(self) -> None:
         comp = self._spawn(

@@ -9,13 +9,12 @@ under the Airflow 2 virtualenv's Python (``make system-test`` does), because the
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from typing import Any
 
 import requests
 
-from tests.system.deployment import ADMIN_PASSWORD, AIRFLOW, ROOT, VENV_BIN, Deployment, free_port, wait_for
+from tests.system.deployment import ADMIN_PASSWORD, AIRFLOW, ROOT, Deployment, free_port, wait_for
 
 # Settings only Airflow 3 (or Celery) reads; dropped so the 2.x config shows what this deployment really uses.
 AIRFLOW3_ONLY = (
@@ -44,11 +43,7 @@ class Airflow2Deployment(Deployment):
             self.ports[name] = free_port()
         self._start_postgres()
         self._start_emulator()
-        self._spawn(
-            "moto",
-            [str(VENV_BIN / "python"), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports["moto"])],
-            env=dict(os.environ),
-        )
+        self._start_moto()
         self.env = self._airflow_env()
         self._run("db-migrate", [AIRFLOW, "db", "migrate"])
         self._run(
