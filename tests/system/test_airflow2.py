@@ -51,7 +51,7 @@ def test_every_example_dag_succeeds_on_airflow2(
     dep = deployment
     url, bodies = receiver
     confs: dict[str, dict[str, Any]] = {
-        **example_confs(dep, "a", url, sensors=60),
+        **example_confs(dep, "a", url, sensors=60, sensor_job_seconds=15),
         "example_pandora_kodo_mapped": {"prefix": "akm", "bucket": kodo_objects(dep, "af2", 4, 50)},
     }
     started = time.monotonic()
@@ -72,7 +72,7 @@ def test_every_example_dag_succeeds_on_airflow2(
 
 
 def test_deferrable_waits_ran_in_the_triggerer(deployment: Airflow2Deployment) -> None:
-    """The job sensor waits on a 2 s job, so it must defer: its trigger starts and fires in the triggerer process
+    """The job sensor waits on a 15 s job, so it must defer: its trigger starts and fires in the triggerer process
     (whose log names the task instance) and the task resumes in the scheduler's LocalExecutor."""
     dep = deployment
     if len(RUNS) < 7:
