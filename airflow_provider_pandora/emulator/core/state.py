@@ -76,6 +76,14 @@ class EmulatorState:
         """The stored repo ``name``, or the service's "repo does not exist" answer."""
         return self.existing("repo", name)
 
+    def forget(self, kind: str, name: str, *, repo: str | None = None) -> dict[str, Any]:
+        """Delete the stored ``kind`` called ``name`` (the "does not exist" answer when it is not there), in one
+        transaction with whatever the caller deletes alongside; returns what was stored."""
+        with self.store.atomic():
+            doc = self.existing(kind, name, repo=repo)
+            self.store.delete(kind, name, scope=repo or "")
+        return doc
+
     def children(self, kind: str, repo: str) -> list[dict[str, Any]]:
         """The repo's transforms, exports or jobs in creation order (the repo must exist)."""
         self.repo(repo)

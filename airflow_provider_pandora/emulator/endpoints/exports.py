@@ -115,11 +115,7 @@ def update(engine: Engine, req: Request) -> Response:
 
 def delete(engine: Engine, req: Request) -> Response:
     """``DELETE /v2/repos/<repo>/exports/<export>``: 404 when it does not exist."""
-    repo = req.params["repo"]
-    name = req.params["export"]
-    with engine.store.atomic():
-        engine.existing("export", name, repo=repo)
-        engine.store.delete("export", name, scope=repo)
+    engine.forget("export", req.params["export"], repo=req.params["repo"])
     return ok()
 
 

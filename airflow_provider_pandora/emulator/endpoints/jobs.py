@@ -105,10 +105,9 @@ def delete(engine: Engine, req: Request) -> Response:
     """``DELETE /v2/repos/<repo>/jobs/<job>``: stops a running run and forgets the job's runs too."""
     repo, name = req.params["repo"], req.params["job"]
     with engine.store.atomic():
-        engine.existing("job", name, repo=repo)
+        engine.forget("job", name, repo=repo)
         engine.runner.stop_run(repo, name)
         engine.store.delete_runs(repo, name)
-        engine.store.delete("job", name, scope=repo)
     return ok()
 
 

@@ -44,8 +44,7 @@ def delete(engine: Engine, req: Request) -> Response:
     """``DELETE /v2/plugins/<plugin>``: removes the record and the jar."""
     name = req.params["plugin"]
     with engine.store.atomic():
-        engine.existing("plugin", name)
-        engine.store.delete("plugin", name)
+        engine.forget("plugin", name)
         engine.store.delete_blob(f"plugin:{name}")
     return ok()
 

@@ -219,9 +219,5 @@ def update(engine: Engine, req: Request) -> Response:
 
 def delete(engine: Engine, req: Request) -> Response:
     """``DELETE /v2/repos/<repo>/transforms/<transform>``: 404 when it does not exist."""
-    repo = req.params["repo"]
-    name = req.params["transform"]
-    with engine.store.atomic():
-        engine.existing("transform", name, repo=repo)
-        engine.store.delete("transform", name, scope=repo)
+    engine.forget("transform", req.params["transform"], repo=req.params["repo"])
     return ok()
