@@ -131,6 +131,14 @@ def _run_child(*args: str) -> dict[str, Any]:
 
 
 # ---- plots ----------------------------------------------------------------------------------------------
+def _save(plt: Any, fig: Any, name: str) -> str:
+    """Write one curve next to this file and free its figure; the file's name, for the report."""
+    fig.tight_layout()
+    fig.savefig(HERE / name, dpi=90)
+    plt.close(fig)
+    return name
+
+
 def _plot(sizes: list[dict[str, Any]], procs: list[dict[str, Any]], triggers: list[dict[str, Any]]) -> list[str]:
     import matplotlib
 
@@ -145,19 +153,13 @@ def _plot(sizes: list[dict[str, Any]], procs: list[dict[str, Any]], triggers: li
     right.plot(mib, [s["rss_mib"] for s in sizes], "o-")
     right.set(xscale="log", xlabel="input (MiB)", ylabel="peak RSS (MiB)", title="pass-through peak RSS")
     right.set_ylim(bottom=0)
-    fig.tight_layout()
-    fig.savefig(HERE / "scaling_size.png", dpi=90)
-    written.append("scaling_size.png")
-    plt.close(fig)
+    written.append(_save(plt, fig, "scaling_size.png"))
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot([p["processes"] for p in procs], [p["lines_per_s"] / 1000 for p in procs], "o-")
     ax.set(xlabel="encode_processes", ylabel="k lines/s", title="jsonl transfer speed", xticks=PROCESSES)
     ax.set_ylim(bottom=0)
-    fig.tight_layout()
-    fig.savefig(HERE / "scaling_encode_processes.png", dpi=90)
-    written.append("scaling_encode_processes.png")
-    plt.close(fig)
+    written.append(_save(plt, fig, "scaling_encode_processes.png"))
 
     if triggers:
         fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -170,10 +172,7 @@ def _plot(sizes: list[dict[str, Any]], procs: list[dict[str, Any]], triggers: li
         right.plot(counts, [t["rss_kib_per_trigger"] for t in triggers], "o-")
         right.set(xscale="log", xlabel="triggers in one loop", ylabel="KiB", title="RSS per trigger")
         right.set_ylim(bottom=0)
-        fig.tight_layout()
-        fig.savefig(HERE / "scaling_triggers.png", dpi=90)
-        written.append("scaling_triggers.png")
-        plt.close(fig)
+        written.append(_save(plt, fig, "scaling_triggers.png"))
     return written
 
 
