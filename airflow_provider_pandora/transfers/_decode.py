@@ -12,14 +12,21 @@ but ``json`` accepts (``NaN``, ``1e400``, lone surrogates, non-JSON whitespace) 
 
 ``AIRFLOW_PROVIDER_PANDORA_JSON=stdlib`` in the environment (read at import, inherited by encoding
 processes) or :func:`use` / :func:`using` force the standard library, for tests and benchmarks.
+
+Which decoder really ran is counted by the reader, not inferred from the setting: a converter built by
+``_encoding.jsonl_converter`` carries its :class:`Decoding` (the decoder, fixed when it is built, and the
+lines it handed to the standard library), and ``_encoding.encode_lines`` turns that into lines per decoder
+once per block (``Encoded.decoded``), which encoding processes return with their batches and the
+transfer adds up (``Transfer.decoded``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 ENV = "AIRFLOW_PROVIDER_PANDORA_JSON"
@@ -77,3 +84,31 @@ def loads(raw: bytes) -> Any:
         except Exception:  # msgspec.DecodeError, RecursionError, ...: the standard library decides
             return json.loads(raw)
     return json.loads(raw)
+
+
+@dataclass
+class Decoding:
+    """The JSON decoder of one ``jsonl`` converter, fixed when it is built, and the lines it handed on.
+
+    ``refused`` counts the lines the ``msgspec`` path handed to the standard library (it refused them, or
+    they were not an object): the standard library decided those. It only grows on that slow path, so the
+    hot path counts nothing per line; the reader derives lines per decoder once per block from it.
+    """
+
+    name: str
+    """``"msgspec"`` or ``"stdlib"``: the decoder each line is given first."""
+    decode: Callable[[bytes], Any] | None
+    """The fast decoder (``None``: the standard library only)."""
+    refused: int = 0
+
+
+def decoding() -> Decoding:
+    """The active decoder, for a converter being built now."""
+    decode = fast_decoder()
+    return Decoding("msgspec" if decode is not None else "stdlib", decode)
+
+
+def add_counts(total: dict[str, int], counts: Mapping[str, int]) -> None:
+    """Add lines-per-decoder ``counts`` (``{"msgspec": n, "stdlib": m}``) into ``total``."""
+    for name, lines in counts.items():
+        total[name] = total.get(name, 0) + lines

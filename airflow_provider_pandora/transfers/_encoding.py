@@ -32,12 +32,15 @@ Converter = Callable[[bytes, int], "bytes | None"]
 
 @dataclass
 class Encoded:
-    """One block's encoded lines with their line numbers and start offsets, and its bad lines."""
+    """One block's encoded lines with their line numbers and start offsets, its bad lines, and which JSON
+    decoder decoded how many of its lines."""
 
     lines: list[bytes] = field(default_factory=list)
     nos: list[int] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
     bad: list[BadLine] = field(default_factory=list)
+    decoded: dict[str, int] = field(default_factory=dict, compare=False)
+    """``{"msgspec": n, "stdlib": m}``: lines whose JSON each decoder decided (empty when no JSON was read)."""
 
 
 def encode_lines(
@@ -54,6 +57,10 @@ def encode_lines(
 
     With ``fast`` (JSON lines), a line that parses to an object whose key order has a compiled
     encoder is encoded right here; anything else goes through ``convert``, which decides and explains.
+
+    With a :func:`jsonl_converter`, ``decoded`` says which decoder decoded how many lines: counted once per
+    block (lines read, less blank and overlong ones, less those the converter handed to the standard
+    library), so nothing is added per line on the fast path.
     """
     result = Encoded()
     lines, nos, starts, bad = result.lines, result.nos, result.starts, result.bad
@@ -61,7 +68,12 @@ def encode_lines(
     line_no = line
     shapes = fast.compiled_shapes() if fast is not None else None
     scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined,arg-type]
-    decode = _decode.fast_decoder()  # msgspec when present; what it refuses, the scanner below decides
+    # the converter's decoder, so that both paths use the same one: msgspec when present; what it refuses,
+    # the scanner below and then the converter decide
+    decoding: _decode.Decoding | None = getattr(convert, "decoding", None)
+    decode = decoding.decode if decoding is not None else _decode.fast_decoder()
+    refused_before = decoding.refused if decoding is not None else 0
+    skipped = 0  # blank and overlong lines: not decoded
     for raw in data.split(b"\n"):
         start = offset
         offset += len(raw) + 1
@@ -69,6 +81,7 @@ def encode_lines(
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if not raw or raw.isspace():
+            skipped += 1
             if offset > end:  # the empty piece after the final "\n"
                 break
             continue
@@ -98,6 +111,7 @@ def encode_lines(
                         continue
         try:
             if len(raw) > max_line:
+                skipped += 1
                 raise wire.PointError("line", f"is longer than max_line_bytes={max_line}")
             encoded = convert(raw, line_no)
         except wire.PointError as err:
@@ -109,15 +123,27 @@ def encode_lines(
             lines.append(encoded)
             nos.append(line_no)
             starts.append(start)
+    if decoding is not None:
+        # every line read and not skipped was decoded: by the converter's decoder, except those it handed on
+        refused = decoding.refused - refused_before
+        decided = line_no - line - skipped - refused
+        result.decoded = {decoding.name: decided}
+        if refused:
+            result.decoded["stdlib"] = result.decoded.get("stdlib", 0) + refused
     return result
 
 
 def jsonl_converter(fast: FastPointEncoder) -> Callable[[bytes, int], bytes | None]:
-    """JSON line -> wire line: ``json``'s C scanner (skipping ``json.loads``' wrappers), then ``fast``."""
+    """JSON line -> wire line: ``json``'s C scanner (skipping ``json.loads``' wrappers), then ``fast``.
+
+    The function carries its :class:`~._decode.Decoding` as ``.decoding`` (the decoder, and the lines
+    the ``msgspec`` path handed to the standard library), which :func:`encode_lines` counts from.
+    """
     scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined,arg-type]
     loads = json.loads
     encode = fast.encode
-    decode = _decode.fast_decoder()  # msgspec when present; what it refuses, json decides (and explains)
+    decoding = _decode.decoding()
+    decode = decoding.decode  # msgspec when present; what it refuses, json decides (and explains)
 
     def jsonl(raw: bytes, line_no: int) -> bytes:
         if decode is not None:
@@ -127,6 +153,7 @@ def jsonl_converter(fast: FastPointEncoder) -> Callable[[bytes, int], bytes | No
                 point = None
             if type(point) is dict:
                 return encode(point, b"\\" not in raw)
+            decoding.refused += 1  # the slow path only: the standard library decides this line
         try:
             text = raw.decode("utf-8")
             if text[:1].isspace():
@@ -144,6 +171,7 @@ def jsonl_converter(fast: FastPointEncoder) -> Callable[[bytes, int], bytes | No
             raise wire.PointError("line", f"is JSON {type(point).__name__}, expected an object")
         return encode(point, b"\\" not in raw)  # no backslash: no string needs escaping
 
+    jsonl.decoding = decoding  # type: ignore[attr-defined]
     return jsonl
 
 
@@ -289,8 +317,9 @@ def _worker_init(schema: Any, field_map: Any) -> None:
 
 def _worker_batches(
     data: bytes, offset: int, line: int, max_line: int, stop: bool, max_batch: int, source_index: int, source: str
-) -> tuple[list[Batch], list[BadLine]]:
-    """Encoding process: encode a block and cut it into batches, so the parent only posts them."""
+) -> tuple[list[Batch], list[BadLine], dict[str, int]]:
+    """Encoding process: encode a block and cut it into batches, so the parent only posts them; with them
+    the lines each JSON decoder decoded here (``Encoded.decoded``), for the parent's count."""
     assert _worker_convert is not None
     encoded = encode_lines(_worker_convert, data, offset, line, max_line, stop, _worker_fast, source)
     batcher = Batcher(max_batch, source_index, source)
@@ -302,7 +331,7 @@ def _worker_batches(
     last = batcher.take(end_offset, end_line)
     if last is not None:
         batches.append(last)
-    return batches, bad
+    return batches, bad, encoded.decoded
 
 
 def process_pool(

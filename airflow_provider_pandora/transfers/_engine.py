@@ -42,6 +42,7 @@ import requests
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.exceptions import BadLine, BadLineError, TransferError
 from airflow_provider_pandora.schema import check_choice
+from airflow_provider_pandora.transfers import _decode
 from airflow_provider_pandora.transfers._batch import Batch
 from airflow_provider_pandora.transfers._checkpoints import CHECKPOINT_VERSION, CheckpointStore, MemoryCheckpoints
 from airflow_provider_pandora.transfers._delivery import CONTENT_CODES, DEFAULT_ATTEMPTS, PushHook, Sender, Sent
@@ -171,6 +172,11 @@ class Transfer:
         self.points = self.bytes = self.batches = self.bad_lines = self.retries = 0
         self.possible_duplicates = 0
         self.sources_done = 0
+        self.decoded: dict[str, int] = {}
+        """``jsonl``: lines of this run each JSON decoder decoded, ``{"msgspec": n, "stdlib": m}``, counted by
+        the reader once per block (in this process, or in the encoding processes and returned with their
+        batches); a line ``msgspec`` refused counts for ``stdlib``, which decided it. Not part of
+        :meth:`result` (the operators' return value) and not carried over from a checkpoint."""
         self._started = 0.0
         self._last_log = 0.0
         self._inflight: deque[tuple[Batch, Sent, Future[None]]] = deque()
@@ -186,7 +192,7 @@ class Transfer:
         self._max_line = options.max_line_bytes
         self._fast: FastPointEncoder | None = None
         self._procs: ProcessPoolExecutor | None = None  # with encode_processes
-        self._pending: deque[Future[tuple[list[Batch], list[BadLine]]]] = deque()
+        self._pending: deque[Future[tuple[list[Batch], list[BadLine], dict[str, int]]]] = deque()
 
     # ---- public ------------------------------------------------------------------------------
     def run(self, sources: Sequence[Source]) -> dict[str, Any]:
@@ -231,6 +237,9 @@ class Transfer:
             self.retries,
             result["seconds"],
         )
+        if self.decoded:
+            decoded = ", ".join(f"{lines} by {name}" for name, lines in sorted(self.decoded.items()))
+            self.log.info("JSON lines decoded: %s", decoded)
         if self.possible_duplicates:
             self.log.warning(
                 "%d points were in batches that failed after the server may have stored them and were sent "
@@ -407,7 +416,8 @@ class Transfer:
     def _apply_pending(self, limit: int) -> None:
         """Send what the encoding processes returned, in source order, keeping ``limit`` blocks queued."""
         while len(self._pending) > limit or (self._pending and self._pending[0].done()):
-            batches, bad = self._pending.popleft().result()
+            batches, bad, decoded = self._pending.popleft().result()
+            _decode.add_counts(self.decoded, decoded)
             for batch in batches:
                 self._submit(batch)
             self._apply_bad(bad)
@@ -418,6 +428,7 @@ class Transfer:
         encoded = encode_lines(
             self._convert, block.data, block.offset, block.line, self._max_line, stop, self._fast, source.name
         )
+        _decode.add_counts(self.decoded, encoded.decoded)
         batches, bad = self._batcher.add(encoded, stop)
         for batch in batches:
             self._submit(batch)

@@ -49,7 +49,7 @@ def in_process(data: bytes, stop: bool) -> tuple[list[tuple[bytes, list[int] | N
 
 def in_worker(data: bytes, stop: bool) -> tuple[list[tuple[bytes, list[int] | None, int, int]], list[tuple[int, int]]]:
     _encoding._worker_init(SCHEMA, None)
-    batches, bad = _encoding._worker_batches(data, 100, 7, 1 << 20, stop, MAX_BATCH, 2, "in.jsonl")
+    batches, bad, _ = _encoding._worker_batches(data, 100, 7, 1 << 20, stop, MAX_BATCH, 2, "in.jsonl")
     assert {(b.source_index, b.source) for b in batches} == {(2, "in.jsonl")}
     return [(b.body, _nos(b), b.end_offset, b.end_line) for b in batches], [(b.line, b.offset) for b in bad]
 
