@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import linecache
 import os
+import re
 import shutil
 import signal
 import socket
@@ -43,6 +45,14 @@ ADMIN_PASSWORD = "system-admin-pw"
 WORKERS = ("worker1", "worker2")
 TRIGGERER = "triggerer"
 SUPERVISED = ("api-server", "scheduler", "dag-processor")  # the tests kill workers and the triggerer
+
+
+#: set to 1 to keep the deployment's folder (every component's and task's log) after the tests
+KEEP_ENV = "PANDORA_SYSTEM_KEEP"
+
+
+def keep_folder() -> bool:
+    return os.environ.get(KEEP_ENV, "") not in ("", "0")
 
 
 def free_port() -> int:
@@ -237,7 +247,7 @@ class Deployment:
         for pid in left:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        if not os.environ.get("PANDORA_SYSTEM_KEEP"):
+        if not keep_folder():
             shutil.rmtree(self.base, ignore_errors=True)
         if left:
             raise RuntimeError(f"processes of the deployment outlived stop() and were killed: {left}")
@@ -426,16 +436,41 @@ class Deployment:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         return list(self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=1000)["task_instances"])
 
-    def task_log(self, ti: dict[str, Any], try_number: int) -> str:
+    def _get_task_log(self, ti: dict[str, Any], try_number: int, accept: str = "application/json") -> requests.Response:
         path = f"/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}/logs/{try_number}"
         resp = requests.get(
             f"{self.api}/api/v2{path}",
             params={"full_content": "true", "map_index": ti["map_index"]},
-            headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},
+            headers={"Authorization": f"Bearer {self.token}", "Accept": accept},
             timeout=30,
         )
         resp.raise_for_status()
-        return json.dumps(resp.json())
+        return resp
+
+    def task_log(self, ti: dict[str, Any], try_number: int) -> str:
+        """The API's answer for one try's log, as JSON text (for checks that a string is, or is not, in it)."""
+        return json.dumps(self._get_task_log(ti, try_number).json())
+
+    def _api_log_lines(self, ti: dict[str, Any], try_number: int) -> list[str]:
+        """Airflow 3 serves structured events (the worker's and the triggerer's merged), rendered here."""
+        events = self._get_task_log(ti, try_number).json()["content"]
+        return [line for event in events for line in log_event_lines(event)]
+
+    def task_log_lines(self, ti: dict[str, Any], try_number: int) -> list[str]:
+        """One try's log as a person reads it: from the REST API, or from the logs folder when the API cannot
+        answer (both Airflow lines write ``dag_id=/run_id=/task_id=/[map_index=/]attempt=N.log`` there)."""
+        try:
+            return self._api_log_lines(ti, try_number)
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            folder = self.logs / "tasks" / f"dag_id={ti['dag_id']}" / f"run_id={ti['dag_run_id']}"
+            folder /= f"task_id={ti['task_id']}"
+            if ti["map_index"] >= 0:
+                folder /= f"map_index={ti['map_index']}"
+            path = folder / f"attempt={try_number}.log"
+            said = f"(the REST API did not serve this log: {exc!r}; read from {path})"
+            if not path.exists():
+                return [said, "(no such file)"]
+            return [said, *(line for raw in path.read_text(errors="replace").splitlines() for line in file_line(raw))]
 
     def xcom(self, ti: dict[str, Any], key: str = "return_value") -> Any:
         path = f"/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}/xcomEntries/{key}"
@@ -477,9 +512,102 @@ class Deployment:
         files.append(self.base / "pgdata" / "postgres.log")
         return [p for p in files if p.exists()]
 
+    def error_lines(self, name: str, last: int = 20) -> list[str]:
+        """The last ``last`` lines of a component's log that say something went wrong (tracebacks whole)."""
+        return error_lines(self.log_text(name).splitlines())[-last:]
+
     def tails(self, lines: int = 40) -> str:
         out = []
         for name in [*self.components, "db-migrate"]:
             text = self.log_text(name).splitlines()[-lines:]
             out.append(f"===== {name} (last {len(text)} lines) =====\n" + "\n".join(text))
         return "\n".join(out)
+
+
+# ---- reading logs ------------------------------------------------------------------------------------------
+# a log line that says something went wrong, in either Airflow line's format ("ERROR -", "[error    ]"), or an
+# exception's own line ("RuntimeError: ...", "airflow.exceptions.AirflowException: ...")
+ERROR_LINE = re.compile(
+    r"Traceback \(most recent|\bException\b|^[\w.]*(Error|Exception)\b:"
+    r"|\b(ERROR|CRITICAL|FATAL)\b|\[(error|critical) *\]"
+)
+# the marker lines under a traceback's source lines ("    ^^^^^^" / "    ~~~~^^^"): noise in a short tail
+CARETS = re.compile(r"^\s*[\^~]+\s*$")
+CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+
+
+def error_lines(lines: list[str]) -> list[str]:
+    """The lines of a log that say something went wrong, with every traceback kept whole up to its exception."""
+    picked: list[str] = []
+    in_traceback = False
+    for line in lines:
+        if CARETS.match(line):
+            continue
+        if line.startswith(("Traceback (most recent call last)", *CHAINED)):
+            in_traceback = True
+            picked.append(line)
+        elif in_traceback and (not line.strip() or line[0].isspace()):
+            picked.append(line)
+        elif in_traceback:  # the exception's own line ends the traceback
+            in_traceback = False
+            picked.append(line)
+        elif ERROR_LINE.search(line):
+            picked.append(line)
+    return picked
+
+
+# what every line of a task's structured log repeats: left out of the rendered line
+_CONTEXT = {"timestamp", "level", "event", "logger", "filename", "lineno", "error_detail", "exception"}
+_CONTEXT |= {"run_id", "map_index", "dag_id", "task_id", "ti_id", "try_number"}
+
+
+def log_event_lines(event: Any) -> list[str]:
+    """One event of an Airflow 3 task log (a JSON object) as text, its ``error_detail`` as a Python traceback."""
+    if not isinstance(event, dict):
+        return [line for line in str(event).splitlines() if not CARETS.match(line)]
+    head = " ".join(
+        str(part)
+        for part in (event.get("timestamp", ""), f"[{event['level']}]" if "level" in event else "", event.get("logger"))
+        if part
+    )
+    extra = " ".join(f"{k}={v!r}" for k, v in event.items() if k not in _CONTEXT)
+    lines = [" ".join(p for p in (head + ":" if head else "", str(event.get("event", "")), extra) if p)]
+    if isinstance(event.get("exception"), str):
+        lines += event["exception"].splitlines()
+    if isinstance(event.get("error_detail"), list):
+        lines += traceback_lines(event["error_detail"])
+    return lines
+
+
+def traceback_lines(stacks: list[dict[str, Any]]) -> list[str]:
+    """structlog's dict traceback (outermost exception first, each followed by its cause or context) as Python
+    prints it: innermost first, each frame with its source line when the file is on this machine."""
+    lines: list[str] = []
+    for n, stack in enumerate(reversed(stacks)):
+        if n:
+            lines.append("")
+            lines.append(
+                "The above exception was the direct cause of the following exception:"
+                if stacks[len(stacks) - n].get("is_cause")
+                else "During handling of the above exception, another exception occurred:"
+            )
+            lines.append("")
+        lines.append("Traceback (most recent call last):")
+        for frame in stack.get("frames") or []:
+            lines.append(f'  File "{frame.get("filename")}", line {frame.get("lineno")}, in {frame.get("name")}')
+            source = linecache.getline(str(frame.get("filename")), int(frame.get("lineno") or 0)).strip()
+            if source:
+                lines.append(f"    {source}")
+        value = stack.get("exc_value")
+        lines.append(f"{stack.get('exc_type')}: {value}" if value else str(stack.get("exc_type")))
+    return lines
+
+
+def file_line(raw: str) -> list[str]:
+    """A line of a task log file: a JSON event on Airflow 3, plain text on Airflow 2."""
+    if raw.startswith("{"):
+        try:
+            return log_event_lines(json.loads(raw))
+        except ValueError:
+            pass
+    return [] if CARETS.match(raw) else [raw]

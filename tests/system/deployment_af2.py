@@ -8,13 +8,12 @@ under the Airflow 2 virtualenv's Python (``make system-test`` does), because the
 
 from __future__ import annotations
 
-import json
 import subprocess
 from typing import Any
 
 import requests
 
-from tests.system.deployment import ADMIN_PASSWORD, AIRFLOW, ROOT, Deployment, free_port, wait_for
+from tests.system.deployment import ADMIN_PASSWORD, AIRFLOW, ROOT, Deployment, file_line, free_port, wait_for
 
 # Settings only Airflow 3 (or Celery) reads; dropped so the 2.x config shows what this deployment really uses.
 AIRFLOW3_ONLY = (
@@ -29,6 +28,9 @@ AIRFLOW3_ONLY = (
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT",
 )
+
+# System DAGs that import on Airflow 2.11 too: the deliberately failing one the failure report is proved with.
+AIRFLOW2_SYSTEM_DAGS = ("system_pandora_failure.py",)
 
 USER = ("--email", "admin@example.invalid", "--firstname", "System", "--lastname", "Test")
 
@@ -68,8 +70,8 @@ class Airflow2Deployment(Deployment):
 
     def _airflow_env(self) -> dict[str, str]:
         env = super()._airflow_env()
-        for path in (self.base / "dags").iterdir():  # the examples only: system DAGs may be Airflow 3 only
-            if path.resolve().parent != (ROOT / "example_dags"):
+        for path in (self.base / "dags").iterdir():  # the examples, and the system DAGs that import on 2.11
+            if path.resolve().parent != (ROOT / "example_dags") and path.name not in AIRFLOW2_SYSTEM_DAGS:
                 path.unlink()
         for key in AIRFLOW3_ONLY:
             env.pop(key, None)
@@ -107,17 +109,22 @@ class Airflow2Deployment(Deployment):
     def request(self, method: str, path: str, **kw: Any) -> requests.Response:
         return requests.request(method, f"{self.api}/api/v1{path}", auth=self.auth, timeout=30, **kw)
 
-    def task_log(self, ti: dict[str, Any], try_number: int) -> str:
+    def _get_task_log(self, ti: dict[str, Any], try_number: int, accept: str = "application/json") -> requests.Response:
         path = f"/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}/logs/{try_number}"
         resp = requests.get(
             f"{self.api}/api/v1{path}",
             params={"full_content": "true", "map_index": ti["map_index"]},
             auth=self.auth,
-            headers={"Accept": "application/json"},
+            headers={"Accept": accept},
             timeout=30,
         )
         resp.raise_for_status()
-        return json.dumps(resp.json())
+        return resp
+
+    def _api_log_lines(self, ti: dict[str, Any], try_number: int) -> list[str]:
+        """Airflow 2 answers JSON with the log as a Python repr of (host, text) pairs; plain text reads better."""
+        text = self._get_task_log(ti, try_number, "text/plain").text
+        return [line for raw in text.splitlines() for line in file_line(raw)]
 
     def tails(self, lines: int = 40) -> str:
         users = self.log_text("users-create").splitlines()[-lines:]
