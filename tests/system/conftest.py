@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.system.deployment import Deployment
-from tests.system.support import running
+from tests.system.support import keep_hint, running
 
 collect_ignore_glob = [] if os.environ.get("PANDORA_SYSTEM_TESTS") == "1" else ["test_*.py"]
 
@@ -26,4 +26,4 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     dep = getattr(item, "funcargs", {}).get("deployment")
     if report.failed and isinstance(dep, Deployment):
-        report.sections.append(("component logs", dep.tails()))
+        report.sections.append(("component logs", f"{dep.tails()}\n{keep_hint(dep)}"))

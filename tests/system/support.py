@@ -1,18 +1,20 @@
-"""What the system tests of both Airflow lines share: the deployment's life, an HTTP receiver, Kodo objects."""
+"""What the system tests of both Airflow lines share: the deployment's life, the report that explains a failed run,
+an HTTP receiver, Kodo objects."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 from tests.common import write_clicks
-from tests.system.deployment import KODO_AK, KODO_CANARY_SK, Deployment
+from tests.system.deployment import KEEP_ENV, KODO_AK, KODO_CANARY_SK, Deployment, keep_folder
 
 D = TypeVar("D", bound=Deployment)
 
@@ -35,6 +37,113 @@ def running(dep: D, label: str) -> Iterator[D]:
             print(f"\ncomponents that died by themselves and were restarted: {dep.crashes}")
         dep.stop()
         print(f"\n{label} stopped in {time.monotonic() - stopping:.0f}s, nothing left running")
+        if keep_folder():
+            print(f"{KEEP_ENV} is set: the deployment folder is kept at {dep.base} (its logs in {dep.logs})")
+
+
+# ---- why a run failed --------------------------------------------------------------------------------------
+TASK_LOG_LINES = 40
+COMPONENT_ERROR_LINES = 20
+BAD_STATES = ("failed", "upstream_failed", "up_for_retry")  # up_for_retry: its last try failed
+
+
+def keep_hint(dep: Deployment) -> str:
+    """Where the deployment's full logs are, and how to keep them past the end of the tests."""
+    if keep_folder():
+        return f"{KEEP_ENV} is set: the deployment folder {dep.base} is kept after the tests (logs in {dep.logs})"
+    return (
+        f"the deployment folder {dep.base} (every component's and task's full log) is deleted when the tests end; "
+        f"run again with {KEEP_ENV}=1 to keep it"
+    )
+
+
+def run_report(dep: Deployment, dag_id: str, run_id: str) -> str:
+    """One run's state, its task instances' states, and for each failed, upstream_failed or up_for_retry one the last
+    :data:`TASK_LOG_LINES` lines of its log (the API's, or the logs folder's when the API cannot serve it)."""
+    state = dep.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+    tis = sorted(dep.task_instances(dag_id, run_id), key=lambda t: (t["task_id"], t["map_index"]))
+    out = [f"===== run {dag_id} / {run_id}: {state} =====", "task states: " + ", ".join(_states(tis))]
+    for ti in (t for t in tis if t["state"] in BAD_STATES):
+        name = f"{dag_id}.{ti['task_id']}[{ti['map_index']}]"
+        tries = int(ti["try_number"] or 0)
+        if not tries:
+            why = "an upstream task failed" if ti["state"] == "upstream_failed" else "no log"
+            out.append(f"----- {name}: {ti['state']}, never ran ({why}) -----")
+            continue
+        try:
+            log = dep.task_log_lines(ti, tries)[-TASK_LOG_LINES:]
+        except Exception as exc:  # the report must not hide the failure it reports
+            log = [f"(its log could not be read: {exc!r})"]
+        out.append(
+            f"----- {name}: {ti['state']} on {ti['hostname'] or '?'}, try {tries}: last {len(log)} log lines -----"
+        )
+        out += log
+    return "\n".join(out)
+
+
+def components_report(dep: Deployment) -> str:
+    """The last :data:`COMPONENT_ERROR_LINES` error lines (tracebacks whole) of every component's log."""
+    out = []
+    for name in dep.components:
+        lines = dep.error_lines(name, COMPONENT_ERROR_LINES)
+        out.append(f"----- {name}: " + (f"last {len(lines)} error lines -----" if lines else "no error lines -----"))
+        out += lines
+    return "\n".join(out)
+
+
+def unsuccessful(dep: Deployment, runs: Mapping[str, str]) -> list[tuple[str, str]]:
+    return [(d, r) for d, r in runs.items() if dep.get(f"/dags/{d}/dagRuns/{r}")["state"] != "success"]
+
+
+def failure_report(dep: Deployment, runs: Mapping[str, str] | list[tuple[str, str]]) -> str:
+    """What a failure message says about ``runs`` (dag id -> run id, or pairs), whatever their state: each run's
+    :func:`run_report`, the last error lines of every component's log and :func:`keep_hint`."""
+    pairs = list(runs.items()) if isinstance(runs, Mapping) else runs
+    parts = []
+    for dag_id, run_id in pairs:
+        try:
+            parts.append(run_report(dep, dag_id, run_id))
+        except Exception as exc:  # the API server is down: the components' logs below still say why
+            parts.append(f"===== run {dag_id} / {run_id}: the REST API could not say ({exc!r}) =====")
+    parts += [f"===== components (logs in {dep.logs}) =====", components_report(dep), keep_hint(dep)]
+    return "\n".join(parts)
+
+
+def assert_runs_succeeded(dep: Deployment, runs: Mapping[str, str]) -> None:
+    """Fail with the :func:`failure_report` of the runs that did not succeed, if any."""
+    failed = unsuccessful(dep, runs)
+    if failed:
+        raise AssertionError(f"{len(failed)} of {len(runs)} runs did not succeed\n{failure_report(dep, failed)}")
+
+
+def _states(tis: list[dict[str, Any]]) -> list[str]:
+    return [f"{t['task_id']}[{t['map_index']}]: {t['state']}" for t in tis]
+
+
+FAILURE_DAG = "system_pandora_failure"  # tests/system/dags/system_pandora_failure.py
+FAILURE_MESSAGE = "deliberate failure 7f3a"
+
+
+def check_failure_explains_itself(dep: Deployment, logical_date: str | None = None) -> str:
+    """Run the deliberately failing DAG once and check what :func:`assert_runs_succeeded` says about it: the
+    exception, the traceback line in the DAG file, the downstream task and how to keep the logs. Returns the text."""
+    dep.wait_dags({FAILURE_DAG})
+    run_id = dep.trigger(FAILURE_DAG, {}, logical_date=logical_date)
+    assert dep.wait_run(FAILURE_DAG, run_id, timeout=180) == "failed"
+    try:
+        assert_runs_succeeded(dep, {FAILURE_DAG: run_id})
+    except AssertionError as exc:
+        report = str(exc)
+    else:
+        raise AssertionError(f"{FAILURE_DAG} failed, but assert_runs_succeeded passed")
+    print(f"\nthe failure message of a deliberately failed run:\n{report}")
+    assert f"RuntimeError: {FAILURE_MESSAGE}" in report
+    assert re.search(rf'File ".*/{FAILURE_DAG}\.py", line \d+, in explode', report), "no traceback line of the DAG"
+    assert f"{FAILURE_DAG}.explode[-1]: failed" in report
+    assert f"{FAILURE_DAG}.never_runs[-1]: upstream_failed, never ran" in report
+    assert "----- scheduler: " in report, "no component section"
+    assert KEEP_ENV in report
+    return report
 
 
 @contextlib.contextmanager

@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 
 from tests.system.deployment import CANARIES
-from tests.system.support import example_confs, http_receiver, kodo_objects, running
+from tests.system.support import (
+    assert_runs_succeeded,
+    check_failure_explains_itself,
+    example_confs,
+    http_receiver,
+    kodo_objects,
+    running,
+)
 
 airflow_version = pytest.importorskip("airflow.version").version
 if not airflow_version.startswith("2."):
@@ -59,13 +66,10 @@ def test_every_example_dag_succeeds_on_airflow2(
     parsed = time.monotonic()
     for dag_id, conf in confs.items():
         RUNS[dag_id] = dep.trigger(dag_id, conf, logical_date=LOGICAL_DATE)
-    failed = {}
     for dag_id, run_id in RUNS.items():
-        if dep.wait_run(dag_id, run_id, timeout=420) != "success":
-            tis = dep.task_instances(dag_id, run_id)
-            failed[dag_id] = {f"{t['task_id']}[{t['map_index']}]": t["state"] for t in tis}
+        dep.wait_run(dag_id, run_id, timeout=420)
     print(f"DAGs parsed in {parsed - started:.0f}s, all 7 runs finished {time.monotonic() - parsed:.0f}s later")
-    assert not failed, failed
+    assert_runs_succeeded(dep, RUNS)
     assert sum(body.count(b"\n") for body in bodies) >= 200  # the pipeline's HTTP export delivered its points
     mapped = [t for t in dep.task_instances("example_pandora_kodo_mapped", RUNS["example_pandora_kodo_mapped"])]
     assert sorted(t["map_index"] for t in mapped if t["task_id"] == "load_object") == [0, 1, 2, 3]
@@ -109,3 +113,8 @@ def test_no_secret_in_airflow2_logs(deployment: Airflow2Deployment) -> None:
     print(f"checked {len(dep.all_log_files())} log files and {served} task logs served by /api/v1")
     assert served > 20
     assert not leaks, leaks
+
+
+def test_a_failed_run_explains_itself_on_airflow2(deployment: Airflow2Deployment) -> None:
+    """A task that raises: the failure message shows its log tail with the exception and the traceback line."""
+    check_failure_explains_itself(deployment, logical_date=LOGICAL_DATE)

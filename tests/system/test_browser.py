@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.system.deployment import ADMIN_PASSWORD, CANARY_AK, CANARY_SK, ROOT, Deployment
-from tests.system.support import serve
+from tests.system.support import assert_runs_succeeded, serve
 
 airflow_version = pytest.importorskip("airflow.version").version
 if not airflow_version.startswith("3."):
@@ -188,9 +188,8 @@ def test_console_extra_link(deployment: Deployment, browser: Browser, console: s
         pytest.skip(f"needs the {CONN_ID} connection saved by test_pandora_connection_form")
     dep.wait_dags({"system_console_link"})
     run_id = dep.trigger("system_console_link", {"prefix": "browser"})
-    assert dep.wait_run("system_console_link", run_id, timeout=300) == "success", dep.task_instances(
-        "system_console_link", run_id
-    )
+    dep.wait_run("system_console_link", run_id, timeout=300)
+    assert_runs_succeeded(dep, {"system_console_link": run_id})
     expected = f"{console}/repos/browser_src/jobs/browser_job"
     api_links = dep.get(f"/dags/system_console_link/dagRuns/{run_id}/taskInstances/run_job/links")
     assert api_links["extra_links"] == {"Pandora console": expected}, api_links

@@ -18,7 +18,7 @@ from tests.system.deployment import (
     Deployment,
     wait_for,
 )
-from tests.system.support import example_confs, http_receiver, kodo_objects
+from tests.system.support import assert_runs_succeeded, example_confs, http_receiver, kodo_objects
 
 EXAMPLES = {
     "example_pandora_pipeline",
@@ -86,13 +86,7 @@ def test_every_example_dag_succeeds(deployment: Deployment, receiver: tuple[str,
         # No logical date: Airflow 3's default for runs triggered through the UI or the REST API.
         RUNS[dag_id] = dep.trigger(dag_id, conf)
     deferred = watch_runs(dep, RUNS, timeout=480)
-    failed = {}
-    for dag_id, run_id in RUNS.items():
-        if dep.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"] != "success":
-            failed[dag_id] = {
-                ti["task_id"] + f"[{ti['map_index']}]": ti["state"] for ti in dep.task_instances(dag_id, run_id)
-            }
-    assert not failed, failed
+    assert_runs_succeeded(dep, RUNS)
     assert sum(b.count(b"\n") for b in bodies) >= 300  # the pipeline's HTTP export delivered its points
 
     print("task instances seen deferred:", {f"{d}.{t}[{m}]": v["classpath"] for (d, t, m), v in deferred.items()})

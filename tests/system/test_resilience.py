@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.system.deployment import WORKERS, Deployment, wait_for
+from tests.system.support import failure_report
 
 SENSORS = 50
 LINES = 300_000
@@ -34,7 +35,8 @@ def test_triggerer_restart_keeps_every_deferred_sensor(deployment: Deployment) -
         states = Counter(str(t["state"]) for t in _tis(dep, dag_id, run_id, "job_done"))
         all_deferred.states = states  # type: ignore[attr-defined]
         if states.get("failed") or states.get("up_for_retry"):
-            pytest.fail(f"sensors failed before the triggerer was touched: {dict(states)}")
+            report = failure_report(dep, {dag_id: run_id})
+            pytest.fail(f"sensors failed before the triggerer was touched: {dict(states)}\n{report}")
         return states.get("deferred", 0) == SENSORS
 
     all_deferred.states = Counter()  # type: ignore[attr-defined]
@@ -62,8 +64,8 @@ def test_triggerer_restart_keeps_every_deferred_sensor(deployment: Deployment) -
     state = dep.wait_run(dag_id, run_id, timeout=420)
     states = Counter(str(t["state"]) for t in _tis(dep, dag_id, run_id, "job_done"))
     print(f"after the restart: run {state}, job_done states {dict(states)}")
-    assert states == {"success": SENSORS}, states
-    assert state == "success"
+    assert states == {"success": SENSORS}, failure_report(dep, {dag_id: run_id})
+    assert state == "success", failure_report(dep, {dag_id: run_id})
 
 
 def test_worker_loss_resumes_from_the_checkpoint(deployment: Deployment) -> None:
@@ -94,7 +96,7 @@ def test_worker_loss_resumes_from_the_checkpoint(deployment: Deployment) -> None
     finally:
         dep.clear_faults()
     (ti,) = _tis(dep, dag_id, run_id, "load")
-    assert state == "success", ti
+    assert state == "success", failure_report(dep, {dag_id: run_id})
     assert ti["try_number"] == 2, ti
     result = dep.xcom(ti)
     counts = Counter(int(p["n"]) for p in dep.repo_points(repo))
