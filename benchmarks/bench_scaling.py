@@ -6,10 +6,13 @@
 * **Encoding processes**: a ``jsonl`` file through ``encode_processes`` 0 (the task's process), 1 and 2 on
   this 2-core machine; ``encode_processes_2_speedup`` is 2's lines/s over 0's.
 * **Triggers**: 100, 1,000 and 5,000 ``PandoraJobTrigger``s in one event loop (a child process each) against
-  the emulator (another process), ``INTERVAL`` s polls: fire latency p50/max after a run's end, polls per
-  trigger per interval, the shortest gap between two polls of one trigger, RSS per trigger.
+  the emulator (another process), ``INTERVAL`` s polls: fire latency p50/p95/max from a run's end to the
+  trigger's event over ends spread evenly across the interval (``benchmarks/_fire_latency.py``; expected
+  p50 about half the interval), polls per trigger per interval, the shortest gap between two polls of one
+  trigger, RSS per trigger. Rows are ``triggers_<count>_10s_*``.
 
-Curves go to ``benchmarks/scaling_*.png`` (matplotlib, dev extra).
+Curves go to ``benchmarks/scaling_*.png`` (matplotlib, dev extra). ``BENCH_SCALING_PARTS`` (default
+``size,processes,triggers``) runs only some parts; the runner keeps the other rows already in ``results.json``.
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ PROCESSES = [0, 1, 2]
 TRIGGER_COUNTS = [int(n) for n in os.environ.get("BENCH_SCALING_TRIGGERS", "100,1000,5000").split(",")]
 INTERVAL = 10.0
 """Seconds between polls of one trigger (Airflow's deferrable sensors commonly poll every 10-60 s)."""
-DURATIONS = (10.0, 20.0)
-PREPARE_S_PER_JOB = 0.012
-"""Runs last this much longer per job prepared (about the set-up's pace here), plus ``DURATIONS``."""
+CYCLES = (1, 2)
+"""Runs end this many whole intervals after the triggers start, plus their phase (``_fire_latency``)."""
 RSS_TARGET_MIB = 64.0
+PARTS = [part.strip() for part in os.environ.get("BENCH_SCALING_PARTS", "size,processes,triggers").split(",")]
 
 
 def _row(
@@ -69,14 +72,15 @@ def _child_triggers(count: int) -> dict[str, Any]:
         import requests
 
         from airflow_provider_pandora.hooks.pandora import PandoraHook
+        from benchmarks import _fire_latency
         from tests.hardening import trigger_load
 
         setup = PandoraHook(CONN_ID)
-        # Runs must outlast the set-up (two requests per job, one after another), or they end before their
-        # trigger starts and the trigger fires on its first poll without ever pacing.
-        head = PREPARE_S_PER_JOB * count
-        run_ids = trigger_load.prepare(setup, count, [head + d for d in DURATIONS])
+        # Runs end a whole number of intervals after the triggers start plus an evenly spread phase, so the
+        # latency does not depend on how long the set-up took (it once gave p50 1.4 s, once 9.3 s)
+        plan = _fire_latency.prepare(setup, count, INTERVAL, CYCLES)
         setup.close()
+        late = _fire_latency.wait_for(plan)
         since = time.time()
         rss_before = _rss_kib()
         peak: list[float] = []
@@ -91,25 +95,21 @@ def _child_triggers(count: int) -> dict[str, Any]:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        load = trigger_load.run_triggers(CONN_ID, run_ids, INTERVAL)
+        load = trigger_load.run_triggers(CONN_ID, plan.run_ids, INTERVAL)
         done.set()
         sampler.join()
         ended = time.time()
         log = requests.get(f"{url}/_emulator/requests", timeout=120).json()["requests"]
     stats = trigger_load.analyse(log, load, since)
     fired = sum(1 for e in load.events.values() if e.get("status") == "success")
-    # From the run's end, or from the trigger's start when the run had ended before it (it cannot know sooner).
-    latencies = [min(s.fire_latency, load.fired_at[job] - load.started) for job, s in stats.items()]
-    early = sum(1 for job, s in stats.items() if load.fired_at[job] - s.fire_latency < load.started)
     intervals = max(1.0, (ended - since) / INTERVAL)
     return {
         "count": count,
         "fired": fired,
-        "latency_p50": trigger_load.percentile(latencies, 0.5),
-        "latency_max": max(latencies),
+        "latency": _fire_latency.summarise(stats, load, INTERVAL),  # raises if a run ended before the triggers
         "min_gap": min(s.min_gap for s in stats.values()),
-        "ended_before_start": early,
-        "prepare_head_s": head,
+        "set_up_s": plan.set_up_s,
+        "set_up_late_s": late,
         "polls_per_interval": sum(s.polls for s in stats.values()) / count / intervals,
         "polls_after_end_max": max(s.polls_after_end for s in stats.values()),
         "rss_kib_per_trigger": (max(peak or [rss_before]) - rss_before) / count,
@@ -140,35 +140,45 @@ def _save(plt: Any, fig: Any, name: str) -> str:
 
 
 def _plot(sizes: list[dict[str, Any]], procs: list[dict[str, Any]], triggers: list[dict[str, Any]]) -> list[str]:
+    """The curves of the parts that ran (the others' PNGs are left as they are)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     written = []
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    mib = [s["mib"] for s in sizes]
-    left.plot(mib, [s["seconds"] for s in sizes], "o-")
-    left.set(xscale="log", yscale="log", xlabel="input (MiB)", ylabel="seconds", title="pass-through time")
-    right.plot(mib, [s["rss_mib"] for s in sizes], "o-")
-    right.set(xscale="log", xlabel="input (MiB)", ylabel="peak RSS (MiB)", title="pass-through peak RSS")
-    right.set_ylim(bottom=0)
-    written.append(_save(plt, fig, "scaling_size.png"))
+    if sizes:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+        mib = [s["mib"] for s in sizes]
+        left.plot(mib, [s["seconds"] for s in sizes], "o-")
+        left.set(xscale="log", yscale="log", xlabel="input (MiB)", ylabel="seconds", title="pass-through time")
+        right.plot(mib, [s["rss_mib"] for s in sizes], "o-")
+        right.set(xscale="log", xlabel="input (MiB)", ylabel="peak RSS (MiB)", title="pass-through peak RSS")
+        right.set_ylim(bottom=0)
+        written.append(_save(plt, fig, "scaling_size.png"))
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot([p["processes"] for p in procs], [p["lines_per_s"] / 1000 for p in procs], "o-")
-    ax.set(xlabel="encode_processes", ylabel="k lines/s", title="jsonl transfer speed", xticks=PROCESSES)
-    ax.set_ylim(bottom=0)
-    written.append(_save(plt, fig, "scaling_encode_processes.png"))
+    if procs:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.plot([p["processes"] for p in procs], [p["lines_per_s"] / 1000 for p in procs], "o-")
+        ax.set(xlabel="encode_processes", ylabel="k lines/s", title="jsonl transfer speed", xticks=PROCESSES)
+        ax.set_ylim(bottom=0)
+        written.append(_save(plt, fig, "scaling_encode_processes.png"))
 
     if triggers:
         fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
         counts = [t["count"] for t in triggers]
-        left.plot(counts, [t["latency_p50"] for t in triggers], "o-", label="p50")
-        left.plot(counts, [t["latency_max"] for t in triggers], "s-", label="max")
+        for key, marker in (("max", "s-"), ("p95", "^-"), ("p50", "o-")):
+            left.plot(counts, [t["latency"][key] for t in triggers], marker, label=key)
         left.axhline(INTERVAL, color="grey", linestyle=":", label="poll interval")
-        left.set(xscale="log", xlabel="triggers in one loop", ylabel="fire latency (s)", title="fire latency")
-        left.legend()
+        left.axhline(INTERVAL / 2, color="grey", linestyle="--", label="expected p50")
+        left.set(
+            xscale="log",
+            xlabel="triggers in one loop",
+            ylabel="s from the run's end to the event",
+            title="fire latency, ends spread over the interval",
+        )
+        left.set_ylim(bottom=0)
+        left.legend(fontsize="small")
         right.plot(counts, [t["rss_kib_per_trigger"] for t in triggers], "o-")
         right.set(xscale="log", xlabel="triggers in one loop", ylabel="KiB", title="RSS per trigger")
         right.set_ylim(bottom=0)
@@ -177,15 +187,14 @@ def _plot(sizes: list[dict[str, Any]], procs: list[dict[str, Any]], triggers: li
 
 
 # ---- run ------------------------------------------------------------------------------------------------
-def run() -> list[dict[str, Any]]:
-    """Rows for the three curves; the PNGs are written next to this file."""
-    work = Path(tempfile.mkdtemp(prefix="pandora-bench-scaling-"))
+def _size_and_process_rows(
+    work: Path, sizes: list[dict[str, Any]], procs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Measure the size and encoding-process curves (into ``sizes`` and ``procs``) and return their rows."""
     rows: list[dict[str, Any]] = []
-    try:
-        block = bench_transfer._block("pandora")
-        points = bench_transfer._write(work / "points.jsonl", bench_transfer._block("jsonl", 8 << 20), JSONL_BYTES)
-        sizes, procs = [], []
-        with nginx_sink() as url:
+    with nginx_sink() as url:
+        if "size" in PARTS:
+            block = bench_transfer._block("pandora")
             for size in SIZES:
                 path = bench_transfer._write(work / f"in-{size}.txt", block, size)
                 result = bench_transfer._run_child("transfer", url, str(path), "pandora")
@@ -200,6 +209,8 @@ def run() -> list[dict[str, Any]]:
                         "startup_s": result["startup_s"],
                     }
                 )
+        if "processes" in PARTS:
+            points = bench_transfer._write(work / "points.jsonl", bench_transfer._block("jsonl", 8 << 20), JSONL_BYTES)
             for n in PROCESSES:
                 result = bench_transfer._run_child("transfer", url, str(points), "jsonl", str(n))
                 procs.append(
@@ -210,6 +221,7 @@ def run() -> list[dict[str, Any]]:
                         "rss_mib": result["rss_mib"],
                     }
                 )
+    if sizes:
         for s in sizes:
             label = f"{s['mib']:.0f}mib" if s["mib"] < 1024 else "1gib"
             rows.append(
@@ -243,6 +255,7 @@ def run() -> list[dict[str, Any]]:
                 note="from Transfer.run (the Airflow connection is resolved before the clock; startup_s)",
             )
         )
+    if procs:
         base = procs[0]["lines_per_s"]
         for p in procs:
             rows.append(
@@ -268,28 +281,52 @@ def run() -> list[dict[str, Any]]:
                 cores=os.cpu_count(),
             )
         )
-        triggers = [_run_child("triggers", str(n)) for n in TRIGGER_COUNTS]
-        for t in triggers:
-            n = t["count"]
-            if t["fired"] != n:
-                raise RuntimeError(f"{t['fired']} of {n} triggers fired successfully")
-            rows += [
-                _row(f"triggers_{n}_fire_latency_p50_s", t["latency_p50"], "s", INTERVAL, t["latency_p50"] / INTERVAL),
-                _row(f"triggers_{n}_fire_latency_max_s", t["latency_max"], "s", INTERVAL, t["latency_max"] / INTERVAL),
-                _row(
-                    f"triggers_{n}_polls_per_interval", t["polls_per_interval"], "polls", 1.0, t["polls_per_interval"]
-                ),
-                _row(
-                    f"triggers_{n}_min_poll_gap_s",
-                    t["min_gap"] if math.isfinite(t["min_gap"]) else None,
-                    "s",
-                    INTERVAL,
-                    t["min_gap"] / INTERVAL if math.isfinite(t["min_gap"]) else None,
-                    note="null: no trigger polled twice at all",
-                    runs_ended_before_triggers_started=t["ended_before_start"],
-                ),
-                _row(f"triggers_{n}_rss_per_trigger_kib", t["rss_kib_per_trigger"], "KiB", 64.0, None),
-            ]
+    return rows
+
+
+def _trigger_rows(triggers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from benchmarks import _fire_latency
+
+    rows: list[dict[str, Any]] = []
+    for t in triggers:
+        n = t["count"]
+        if t["fired"] != n:
+            raise RuntimeError(f"{t['fired']} of {n} triggers fired successfully")
+        prefix = f"triggers_{n}_{INTERVAL:g}s"
+        rows += [
+            *_fire_latency.latency_rows(
+                prefix,
+                t["latency"],
+                INTERVAL,
+                set_up_s=round(t["set_up_s"], 1),
+                set_up_late_s=round(t["set_up_late_s"], 1),
+            ),
+            _row(f"{prefix}_polls_per_interval", t["polls_per_interval"], "polls", 1.0, t["polls_per_interval"]),
+            _row(
+                f"{prefix}_min_poll_gap_s",
+                t["min_gap"] if math.isfinite(t["min_gap"]) else None,
+                "s",
+                INTERVAL,
+                t["min_gap"] / INTERVAL if math.isfinite(t["min_gap"]) else None,
+                note="null: no trigger polled twice at all",
+            ),
+            _row(f"{prefix}_rss_per_trigger_kib", t["rss_kib_per_trigger"], "KiB", 64.0, None),
+        ]
+    return rows
+
+
+def run() -> list[dict[str, Any]]:
+    """Rows for the curves of ``BENCH_SCALING_PARTS``; their PNGs are written next to this file."""
+    unknown = set(PARTS) - {"size", "processes", "triggers"}
+    if unknown:
+        raise ValueError(f"BENCH_SCALING_PARTS: unknown part(s) {sorted(unknown)}; known: size, processes, triggers")
+    work = Path(tempfile.mkdtemp(prefix="pandora-bench-scaling-"))
+    try:
+        sizes: list[dict[str, Any]] = []
+        procs: list[dict[str, Any]] = []
+        rows = _size_and_process_rows(work, sizes, procs) if {"size", "processes"} & set(PARTS) else []
+        triggers = [_run_child("triggers", str(n)) for n in TRIGGER_COUNTS] if "triggers" in PARTS else []
+        rows += _trigger_rows(triggers)
         plots = _plot(sizes, procs, triggers)
         print(f"curves: {', '.join(plots)}")
         return rows

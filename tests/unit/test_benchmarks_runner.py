@@ -115,4 +115,6 @@ def test_the_issue_12_rows_are_all_produced_by_some_benchmark():
         assert f'"{name}"' in text, name
     for name in ["jsonl_vs_json_loads", "jsonl_vs_naive", "jsonl_stdlib_vs_json_loads", "jsonl_stdlib_vs_naive"]:
         assert name in text or name.replace("_stdlib", "") in text, name
-    assert 'f"triggers_{n}_fire_latency_p50_s"' in text
+    # triggers_<n>_<interval>s_fire_latency_{p50,p95,max}_s: the prefix here, the rest from benchmarks/_fire_latency.py
+    assert 'prefix = f"triggers_{n}_{INTERVAL:g}s"' in text
+    assert 'prefix = f"triggers_{TRIGGERS}_{INTERVAL:g}s"' in text
