@@ -10,11 +10,17 @@
   ``requests.post`` per 2 MiB batch (target >= 2).
   Both jsonl rows report the faster of the default (encoding in the task's process) and
   ``encode_processes=<cores>``; the row names the configuration and carries both speeds.
+  Each jsonl row carries the decoder that really ran, as the transfer's reader counted it
+  (``Transfer.decoded``, lines per decoder, added up from the encoding processes too), and the run
+  fails if any line of either configuration was decoded by another decoder than the row's name says.
 * ``rss_1gib_minus_10mib_mib``: peak RSS of the pass-through of the 1 GiB file minus that of a 10 MiB
   file (target <= 64 MiB).
 
 Every measured loop runs in its own child process (``python -m benchmarks.bench_transfer --child ...``)
 so peak RSS and the GIL belong to that loop alone; the sink is another process, as in bench_emulator.
+
+``BENCH_TRANSFER_PARTS`` (default ``passthrough,jsonl``) runs only some parts, e.g. ``jsonl`` to
+re-measure the ``jsonl`` rows alone (the runner keeps the other rows already in ``results.json``).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from benchmarks.bench_emulator import SCHEMA, _emulator
 
 PASSTHROUGH_BYTES = int(os.environ.get("BENCH_TRANSFER_BYTES", str(1 << 30)))
 JSONL_BYTES = int(os.environ.get("BENCH_TRANSFER_JSONL_BYTES", str(128 << 20)))
+PARTS = {part.strip() for part in os.environ.get("BENCH_TRANSFER_PARTS", "passthrough,jsonl").split(",")}
 REPO = "bench"
 TARGETS = {
     "passthrough_vs_curl": 0.8,
@@ -132,8 +139,6 @@ def _child_transfer(url: str, path: str, fmt: str, processes: int = 0) -> dict[s
     options = TransferOptions(
         repo=REPO, format=fmt, schema=SCHEMA if fmt != "pandora" else None, encode_processes=processes
     )
-    from airflow_provider_pandora.transfers import _decode
-
     # Resolving the Airflow connection is a one-off cost of Airflow's (~0.5 s on the first hook of a
     # process here), not of the transfer: paid before the clock, reported as startup_s.
     hook = PandoraHook()
@@ -142,7 +147,8 @@ def _child_transfer(url: str, path: str, fmt: str, processes: int = 0) -> dict[s
     startup = time.perf_counter() - started
     cpu = _cpu_s()
     started = time.perf_counter()
-    result = Transfer(hook, options).run(local_sources(path))
+    transfer = Transfer(hook, options)
+    result = transfer.run(local_sources(path))
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
@@ -151,7 +157,9 @@ def _child_transfer(url: str, path: str, fmt: str, processes: int = 0) -> dict[s
         "points": result["points"],
         "bytes": os.path.getsize(path),
         "rss_mib": _max_rss_mib(),
-        "decoder": _decode.ACTIVE,
+        # lines per JSON decoder as the reader counted them (workers' counts come back with their batches),
+        # not the setting: the row must show what ran
+        "decoded": transfer.decoded,
     }
 
 
@@ -273,153 +281,192 @@ def _s_per_gib(result: dict[str, Any], size: int) -> float:
     return float(result["cpu_s"] / (size / GIB))
 
 
+def _check_decoder(result: dict[str, Any], decoder: str, config: str) -> None:
+    """Raise unless the reader decoded every line of this run with ``decoder`` (and no line with another)."""
+    decoded = result["decoded"]
+    if decoded != {decoder: result["points"]}:
+        raise RuntimeError(
+            f"the jsonl run with {config} was meant to measure the {decoder} decoder, but its reader decoded "
+            f"{decoded or 'no lines'} for {result['points']} points"
+        )
+
+
 def _jsonl(url: str, points: Path, decoder: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    """The faster of encoding in the task's process and in ``ENCODE_PROCESSES`` processes, with this decoder."""
+    """The faster of encoding in the task's process and in ``ENCODE_PROCESSES`` processes, with this decoder
+    (both runs checked: every line decoded by ``decoder``, counted by the transfer's reader)."""
     inline = _run_child("transfer", url, str(points), "jsonl", "0", decoder=decoder)
+    _check_decoder(inline, decoder, "encode_processes=0")
     procs = _run_child("transfer", url, str(points), "jsonl", str(ENCODE_PROCESSES), decoder=decoder)
+    _check_decoder(procs, decoder, f"encode_processes={ENCODE_PROCESSES}")
     if _lps(inline) >= _lps(procs):
         return inline, "encode_processes=0", procs
     return procs, f"encode_processes={ENCODE_PROCESSES}", inline
 
 
-def run() -> list[dict[str, Any]]:
-    """Rows ``{"name", "value", "unit", "baseline", "ratio"}`` (ratio = ours / baseline, higher is better;
-    for the CPU rows the ratio is the baseline's CPU s/GiB over ours)."""
+def _passthrough(work: Path) -> list[dict[str, Any]]:
+    """The pass-through rows: the sink's ceiling, ours against curl (nginx), and against the emulator's sink."""
     if shutil.which("curl") is None:
         raise RuntimeError("curl is needed for the pass-through baseline")
+    block = _block("pandora")
+    big = _write(work / "big.txt", block, PASSTHROUGH_BYTES)
+    batch = work / "batch.txt"
+    batch.write_bytes(block)
+    batches = max(1, PASSTHROUGH_BYTES // len(block))
+    with nginx_sink() as url:
+        ceiling = _sinks.ceiling(url, batch, max(1, batches // 2))
+        curl = _curl(url, batch, batches, work)
+        ours = _run_child("transfer", url, str(big), "pandora")
+    big.unlink()
+    emulator_bytes = min(PASSTHROUGH_BYTES, EMULATOR_SINK_BYTES)
+    emulator_big = _write(work / "emulator.txt", block, emulator_bytes)
+    with _emulator("--sink") as url:
+        emulator_curl = _curl(url, batch, max(1, emulator_bytes // len(block)), work)
+        emulator_ours = _run_child("transfer", url, str(emulator_big), "pandora")
+
+    rows = []
+    curl_mibps = curl["bytes"] / MIB / curl["seconds"]
+    ceiling_mibps = ceiling["bytes"] / MIB / ceiling["seconds"]
+    ours_mibps = ours["bytes"] / MIB / ours["seconds"]
+    rows.append(
+        _row(
+            "sink_ceiling_vs_curl",
+            ceiling_mibps,
+            "MiB/s",
+            curl_mibps,
+            ceiling_mibps / curl_mibps,
+            target=3.0,
+            sink="nginx (2 workers)",
+            ceiling_client=f"{ceiling['connections']} sendfile connections at once",
+        )
+    )
+    rows.append(
+        _row(
+            "passthrough_vs_curl",
+            ours_mibps,
+            "MiB/s",
+            curl_mibps,
+            ours_mibps / curl_mibps,
+            target=TARGETS["passthrough_vs_curl"],
+            sink="nginx",
+            bytes=ours["bytes"],
+        )
+    )
+    ours_cpu = _s_per_gib(ours, ours["bytes"])
+    curl_cpu = _s_per_gib(curl, curl["bytes"])
+    rows.append(
+        _row(
+            "passthrough_cpu_vs_curl",
+            ours_cpu,
+            "CPU s/GiB",
+            curl_cpu,
+            curl_cpu / ours_cpu,
+            target=0.5,
+            note="ratio = curl's CPU s/GiB over ours (>= 0.5: ours <= 2x curl's)",
+        )
+    )
+    emu_curl = emulator_curl["bytes"] / MIB / emulator_curl["seconds"]
+    emu_ours = emulator_ours["bytes"] / MIB / emulator_ours["seconds"]
+    rows.append(
+        _row(
+            "passthrough_vs_curl_emulator_sink",
+            emu_ours,
+            "MiB/s",
+            emu_curl,
+            emu_ours / emu_curl,
+            sink="emulator --sink (Python; both sides measure the sink)",
+            bytes=emulator_ours["bytes"],
+        )
+    )
+    return rows
+
+
+def _jsonl_rows(work: Path) -> list[dict[str, Any]]:
+    """The ``jsonl`` rows: the transfer with each decoder against the bare ``json.loads`` loop and the naive one."""
+    points = _write(work / "points.jsonl", _block("jsonl", 8 << 20), JSONL_BYTES)
+    jsonl_bytes = points.stat().st_size
+    # (row prefix, the decoder its name claims): "jsonl" is msgspec, "jsonl_stdlib" the standard library
+    variants = [("jsonl", "msgspec"), ("jsonl_stdlib", "stdlib")]
+    if not _decode.AVAILABLE:
+        print("msgspec is not importable here: no jsonl_* msgspec rows (only jsonl_stdlib_*)", flush=True)
+        variants = variants[1:]
+    measured = {}
+    with nginx_sink() as url:
+        loads = _run_child("json_loads", str(points))
+        fast_loads = _run_child("msgspec", str(points)) if _decode.AVAILABLE else None
+        naive = _run_child("naive", url, str(points))
+        for prefix, decoder in variants:
+            measured[prefix] = (decoder, *_jsonl(url, points, decoder))
+        # Each transfer row is the faster of two configurations, run minutes apart; on a shared machine
+        # whose load swings, a baseline measured once, at another moment, compares moments, not programs.
+        # So the baselines run again after the transfers and each keeps its faster run too.
+        loads = min(loads, _run_child("json_loads", str(points)), key=lambda r: r["seconds"])
+        naive = min(naive, _run_child("naive", url, str(points)), key=lambda r: r["seconds"])
+
+    rows = []
+    loads_lps = _lps(loads)
+    naive_lps = _lps(naive)
+    loads_cpu = _s_per_gib(loads, jsonl_bytes)
+    for prefix, (decoder, result, config, other) in measured.items():
+        lps = _lps(result)
+        extra = {
+            "decoder": decoder,  # checked against what the reader counted (_check_decoder), in both configs
+            "decoded_lines": result["decoded"],
+            "config": config,
+            "other_config_lines_per_s": round(_lps(other)),
+        }
+        rows.append(
+            _row(
+                f"{prefix}_vs_json_loads",
+                lps,
+                "lines/s",
+                loads_lps,
+                lps / loads_lps,
+                target=TARGETS[f"{prefix}_vs_json_loads"],
+                **extra,
+                **({"msgspec_loop_lines_per_s": round(_lps(fast_loads))} if fast_loads else {}),
+            )
+        )
+        rows.append(
+            _row(
+                f"{prefix}_vs_naive",
+                lps,
+                "lines/s",
+                naive_lps,
+                lps / naive_lps,
+                target=TARGETS[f"{prefix}_vs_naive"],
+                cpu_s_per_gib=round(_s_per_gib(result, jsonl_bytes), 2),
+                naive_cpu_s_per_gib=round(_s_per_gib(naive, jsonl_bytes), 2),
+                **extra,
+            )
+        )
+        cpu = _s_per_gib(result, jsonl_bytes)
+        rows.append(
+            _row(
+                f"{prefix}_cpu_vs_json_loads",
+                cpu,
+                "CPU s/GiB",
+                loads_cpu,
+                loads_cpu / cpu,
+                note="ratio = the bare json.loads loop's CPU s/GiB over the transfer's (all its processes)",
+                **extra,
+            )
+        )
+    return rows
+
+
+def run() -> list[dict[str, Any]]:
+    """Rows ``{"name", "value", "unit", "baseline", "ratio"}`` (ratio = ours / baseline, higher is better;
+    for the CPU rows the ratio is the baseline's CPU s/GiB over ours), of the parts in ``BENCH_TRANSFER_PARTS``."""
+    unknown = PARTS - {"passthrough", "jsonl"}
+    if unknown:
+        raise ValueError(f"BENCH_TRANSFER_PARTS: unknown part(s) {sorted(unknown)}; known: passthrough, jsonl")
     work = Path(tempfile.mkdtemp(prefix="pandora-bench-transfer-"))
     try:
-        block = _block("pandora")
-        big = _write(work / "big.txt", block, PASSTHROUGH_BYTES)
-        batch = work / "batch.txt"
-        batch.write_bytes(block)
-        batches = max(1, PASSTHROUGH_BYTES // len(block))
-        points = _write(work / "points.jsonl", _block("jsonl", 8 << 20), JSONL_BYTES)
-        jsonl_bytes = points.stat().st_size
-        with nginx_sink() as url:
-            ceiling = _sinks.ceiling(url, batch, max(1, batches // 2))
-            curl = _curl(url, batch, batches, work)
-            ours = _run_child("transfer", url, str(big), "pandora")
-            loads = _run_child("json_loads", str(points))
-            fast_loads = _run_child("msgspec", str(points)) if _decode.AVAILABLE else None
-            naive = _run_child("naive", url, str(points))
-            fast, fast_config, fast_other = _jsonl(url, points, "msgspec" if _decode.AVAILABLE else "stdlib")
-            slow, slow_config, slow_other = _jsonl(url, points, "stdlib")
-            # Each transfer row is the faster of two configurations, run minutes apart; on a shared machine
-            # whose load swings, a baseline measured once, at another moment, compares moments, not programs.
-            # So the baselines run again after the transfers and each keeps its faster run too.
-            loads = min(loads, _run_child("json_loads", str(points)), key=lambda r: r["seconds"])
-            naive = min(naive, _run_child("naive", url, str(points)), key=lambda r: r["seconds"])
-        emulator_bytes = min(PASSTHROUGH_BYTES, EMULATOR_SINK_BYTES)
-        emulator_big = _write(work / "emulator.txt", block, emulator_bytes)
-        with _emulator("--sink") as url:
-            emulator_curl = _curl(url, batch, max(1, emulator_bytes // len(block)), work)
-            emulator_ours = _run_child("transfer", url, str(emulator_big), "pandora")
-
         rows = []
-        curl_mibps = curl["bytes"] / MIB / curl["seconds"]
-        ceiling_mibps = ceiling["bytes"] / MIB / ceiling["seconds"]
-        ours_mibps = ours["bytes"] / MIB / ours["seconds"]
-        rows.append(
-            _row(
-                "sink_ceiling_vs_curl",
-                ceiling_mibps,
-                "MiB/s",
-                curl_mibps,
-                ceiling_mibps / curl_mibps,
-                target=3.0,
-                sink="nginx (2 workers)",
-                ceiling_client=f"{ceiling['connections']} sendfile connections at once",
-            )
-        )
-        rows.append(
-            _row(
-                "passthrough_vs_curl",
-                ours_mibps,
-                "MiB/s",
-                curl_mibps,
-                ours_mibps / curl_mibps,
-                target=TARGETS["passthrough_vs_curl"],
-                sink="nginx",
-                bytes=ours["bytes"],
-            )
-        )
-        ours_cpu = _s_per_gib(ours, ours["bytes"])
-        curl_cpu = _s_per_gib(curl, curl["bytes"])
-        rows.append(
-            _row(
-                "passthrough_cpu_vs_curl",
-                ours_cpu,
-                "CPU s/GiB",
-                curl_cpu,
-                curl_cpu / ours_cpu,
-                target=0.5,
-                note="ratio = curl's CPU s/GiB over ours (>= 0.5: ours <= 2x curl's)",
-            )
-        )
-        emu_curl = emulator_curl["bytes"] / MIB / emulator_curl["seconds"]
-        emu_ours = emulator_ours["bytes"] / MIB / emulator_ours["seconds"]
-        rows.append(
-            _row(
-                "passthrough_vs_curl_emulator_sink",
-                emu_ours,
-                "MiB/s",
-                emu_curl,
-                emu_ours / emu_curl,
-                sink="emulator --sink (Python; both sides measure the sink)",
-                bytes=emulator_ours["bytes"],
-            )
-        )
-        loads_lps = _lps(loads)
-        naive_lps = _lps(naive)
-        loads_cpu = _s_per_gib(loads, jsonl_bytes)
-        for prefix, result, config, other in (
-            ("jsonl", fast, fast_config, fast_other),
-            ("jsonl_stdlib", slow, slow_config, slow_other),
-        ):
-            lps = _lps(result)
-            extra = {
-                "decoder": result["decoder"],
-                "config": config,
-                "other_config_lines_per_s": round(_lps(other)),
-            }
-            rows.append(
-                _row(
-                    f"{prefix}_vs_json_loads",
-                    lps,
-                    "lines/s",
-                    loads_lps,
-                    lps / loads_lps,
-                    target=TARGETS[f"{prefix}_vs_json_loads"],
-                    **extra,
-                    **({"msgspec_loop_lines_per_s": round(_lps(fast_loads))} if fast_loads else {}),
-                )
-            )
-            rows.append(
-                _row(
-                    f"{prefix}_vs_naive",
-                    lps,
-                    "lines/s",
-                    naive_lps,
-                    lps / naive_lps,
-                    target=TARGETS[f"{prefix}_vs_naive"],
-                    cpu_s_per_gib=round(_s_per_gib(result, jsonl_bytes), 2),
-                    naive_cpu_s_per_gib=round(_s_per_gib(naive, jsonl_bytes), 2),
-                    **extra,
-                )
-            )
-            cpu = _s_per_gib(result, jsonl_bytes)
-            rows.append(
-                _row(
-                    f"{prefix}_cpu_vs_json_loads",
-                    cpu,
-                    "CPU s/GiB",
-                    loads_cpu,
-                    loads_cpu / cpu,
-                    note="ratio = the bare json.loads loop's CPU s/GiB over the transfer's (all its processes)",
-                    **extra,
-                )
-            )
+        if "passthrough" in PARTS:
+            rows += _passthrough(work)
+        if "jsonl" in PARTS:
+            rows += _jsonl_rows(work)
         return rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
