@@ -1,7 +1,8 @@
 """A retried start task reconnects to the run its first try started instead of starting another.
 
 The first try gives up after 0.5 s without stopping the job (``stop_on_timeout=False``); the retry
-has time to wait for the same run to end.
+has time to wait for the same run to end. The job lasts 10 s so that it is still running when the retry
+starts, even where dag.test() takes seconds to start a task (Airflow 3.0 on a busy machine).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ with DAG(
         repo="r_src",
         job="r_job",
         dest_repo="r_out",
-        code="-- emulator: sleep=3\nselect n from r_src",
+        code="-- emulator: sleep=10\nselect n from r_src",
         container={"type": "M16C4", "count": 1},
         scheduler={"type": "crontab", "crontab": "0 0 1 1 *"},
     )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_pandora import __version__
-from airflow_provider_pandora.version_compat import AIRFLOW_V_3_0_PLUS
+from airflow_provider_pandora.version_compat import AIRFLOW_V_3_3_PLUS
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
@@ -38,7 +38,7 @@ def test_connections_test_succeeds_and_names_the_key_pair_when_it_fails(pandora_
     wrong = json.loads(good)
     wrong["password"] = "wrong-secret-key-value"
     bad = _airflow("connections", "test", "pandora_cli", AIRFLOW_CONN_PANDORA_CLI=json.dumps(wrong))
-    if AIRFLOW_V_3_0_PLUS:  # Airflow 2's CLI prints the failure but exits 0
+    if AIRFLOW_V_3_3_PLUS:  # before 3.3, Airflow's CLI prints the failure but exits 0
         assert bad.returncode != 0
     output = (bad.stdout + bad.stderr).lower()
     assert "connection failed" in output
