@@ -15,7 +15,7 @@ import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from airflow_provider_pandora.version_compat import AIRFLOW_V_3_0_PLUS
-from tests.common import write_clicks
+from tests.common import assert_succeeded, dag_test, write_clicks
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "example_dags"
@@ -102,20 +102,20 @@ def guard(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], a
 
     def run(bag: Any, dag_id: str, conf: dict[str, Any], **test_kwargs: Any) -> dict[str, str]:
         dag = bag.get_dag(dag_id)
-        dagrun = dag.test(run_conf=conf, **test_kwargs)
+        dagrun = dag_test(dag, run_conf=conf, **test_kwargs)
         states = {
             ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): ti.state
             for ti in dagrun.get_task_instances()
         }
-        out, err = capfd.readouterr()
+        out, err = capfd.readouterr()  # the task output is read here, so a failure shows it through explain()
         stored = _stored_values(airflow_db, dag_id, dagrun.run_id)
-        assert stored["rendered_task_instance_fields"], "no rendered fields were stored: the check would be empty"
-        for secret in CANARIES:
+        for secret in CANARIES:  # failure paths may leak too: checked before the state
             assert secret not in caplog.text, f"{dag_id}: a secret reached a log record"
             assert secret not in out + err, f"{dag_id}: a secret reached the task output"
             for table, values in stored.items():
                 assert not [v for v in values if secret in v], f"{dag_id}: a secret reached {table}"
-        assert dagrun.state == "success", states
+        assert_succeeded(dagrun)
+        assert stored["rendered_task_instance_fields"], "no rendered fields were stored: the check would be empty"
         return {k: str(v) for k, v in states.items()}
 
     return run

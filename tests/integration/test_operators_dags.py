@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -10,15 +9,10 @@ from unittest import mock
 import pytest
 
 from airflow_provider_pandora.hooks.pandora import JobStatus, PandoraHook
+from tests.common import assert_succeeded, explain
+from tests.common import run_module_dag as run_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-
-
-def run_dag(name: str, conf: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Run the module-level DAG of tests/dags/<name>.py; return the dag run and its task instances by id."""
-    dag = importlib.import_module(f"tests.dags.{name}").dag
-    dagrun = dag.test(run_conf=conf or {})
-    return dagrun, {ti.task_id: ti for ti in dagrun.get_task_instances()}
 
 
 def states(tis: dict[str, Any]) -> dict[str, str]:
@@ -39,7 +33,7 @@ def test_resource_operators_are_idempotent_and_group_sensor_waits(pandora_conn: 
     jar = tmp_path / "parser.jar"
     jar.write_bytes(b"PK\x03\x04not-really-a-jar")
     dagrun, tis = run_dag("pandora_test_ops_resources", {"jar_path": str(jar)})
-    assert dagrun.state == "success", states(tis)
+    assert_succeeded(dagrun)
     assert xcom(tis["create_group"]) == {"group": "t_group", "action": "created"}
     assert xcom(tis["create_group_again"]) == {"group": "t_group", "action": "exists"}
     assert xcom(tis["upload_plugin_again"])["action"] == "exists"
@@ -58,7 +52,7 @@ def test_jobs_succeed_sync_deferred_and_sensed(
     pandora_conn: Any, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     dagrun, tis = run_dag("pandora_test_ops_jobs")
-    assert dagrun.state == "success", states(tis)
+    assert_succeeded(dagrun)
     # Without a console URL the link still resolves (to nothing), so Airflow logs no "XCom not found" error.
     out, err = capfd.readouterr()
     assert "XCom not found" not in caplog.text + out + err
@@ -75,14 +69,14 @@ def test_jobs_succeed_sync_deferred_and_sensed(
 
 def test_failed_job_fails_the_task_with_its_message(pandora_conn: Any) -> None:
     dagrun, tis = run_dag("pandora_test_ops_job_fail")
-    assert dagrun.state == "failed"
+    assert dagrun.state == "failed", explain(dagrun)
     assert states(tis) == {
         "create_repo": "success",
         "submit": "success",
         "run": "failed",
         "sensor": "failed",
         "sensor_soft": "skipped",
-    }
+    }, explain(dagrun)
     latest = PandoraHook().get_latest_job_run("f_src", "f_job")
     assert latest is not None
     assert latest.status is JobStatus.FAIL
@@ -91,9 +85,9 @@ def test_failed_job_fails_the_task_with_its_message(pandora_conn: Any) -> None:
 
 def test_timeout_stops_the_job(pandora_conn: Any) -> None:
     dagrun, tis = run_dag("pandora_test_ops_job_timeout")
-    assert dagrun.state == "failed"
-    assert states(tis)["run_sync"] == "failed"
-    assert states(tis)["run_deferred"] == "failed"
+    assert dagrun.state == "failed", explain(dagrun)
+    assert states(tis)["run_sync"] == "failed", explain(dagrun)
+    assert states(tis)["run_deferred"] == "failed", explain(dagrun)
     runs = PandoraHook().get_job_history("o_src", "o_job")
     assert len(runs) == 2
     assert all(r.status is JobStatus.CANCEL for r in runs), [r.to_dict() for r in runs]
@@ -101,7 +95,7 @@ def test_timeout_stops_the_job(pandora_conn: Any) -> None:
 
 def test_retry_reconnects_to_the_running_run(pandora_conn: Any) -> None:
     dagrun, tis = run_dag("pandora_test_ops_job_retry")
-    assert dagrun.state == "success", states(tis)
+    assert_succeeded(dagrun)
     result = xcom(tis["run"])
     assert result["reconnected"] is True
     assert result["run"]["status"] == "Success"

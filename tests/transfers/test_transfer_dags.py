@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
+from tests.common import assert_succeeded
+from tests.common import run_module_dag as run_dag
 from tests.moto_s3 import KodoBucket
 from tests.transfers.conftest import jsonl, users, write_lines
 
 pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.timeout(60)]
-
-
-def run_dag(name: str, conf: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    dag = importlib.import_module(f"tests.dags.{name}").dag
-    dagrun = dag.test(run_conf=conf)
-    return dagrun, {ti.task_id: ti for ti in dagrun.get_task_instances()}
 
 
 def test_retry_resumes_after_the_checkpoint(pandora: PandoraEmulator, tmp_path: Path) -> None:
@@ -27,7 +21,7 @@ def test_retry_resumes_after_the_checkpoint(pandora: PandoraEmulator, tmp_path: 
     points[2500] = '{"user": "bad", "hits": "not a number"}'
     source = write_lines(tmp_path / "in.jsonl", points)
     dagrun, tis = run_dag("pandora_test_transfer", {"source": str(source)})
-    assert dagrun.state == "success", {k: str(ti.state) for k, ti in tis.items()}
+    assert_succeeded(dagrun)
     load = tis["load"]
     assert load.try_number == 2
     result = load.xcom_pull(task_ids="load", key="return_value")
@@ -50,7 +44,7 @@ def test_mapped_kodo_loads_one_task_per_object(pandora: PandoraEmulator, kodo_co
         body = "".join(f'{{"user": "k{n}-{i}", "hits": {i}}}\n' for i in range(50))
         kodo_conn.put(f"logs/part-{n}.jsonl", body.encode())
     dagrun, _ = run_dag("pandora_test_transfer_kodo", {"bucket": kodo_conn.bucket, "prefix": "logs/"})
-    assert dagrun.state == "success"
+    assert_succeeded(dagrun)
     loads = [ti for ti in dagrun.get_task_instances() if ti.task_id == "load"]
     assert sorted(ti.map_index for ti in loads) == [0, 1, 2]
     assert sorted(users(pandora, "t_kodo")) == sorted(f"k{n}-{i}" for n in range(3) for i in range(50))
