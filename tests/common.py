@@ -51,6 +51,8 @@ def write_clicks(path: Path, count: int = 300) -> Path:
 # ---- dag.test() whose failures explain themselves ----------------------------------------------------------
 #: what the listener saw: (dag_id, run_id, task_id, map_index) -> (try number, formatted exception) per failed try
 FAILED_TRIES: dict[tuple[str, str, str, int], list[tuple[int, str]]] = {}
+#: (dag_id, run_id) -> the exceptions Airflow logged during that dag.test() (for a task that failed without raising)
+_LOGGED: dict[tuple[str, str], list[str]] = {}
 EXCEPTION_LINES = 40
 _CARETS = re.compile(r"^\s*[\^~]+\s*$")  # the markers under a traceback's source lines: noise in a tail
 _hookimpl = pluggy.HookimplMarker("airflow")  # what Airflow's listener managers (pluggy, project "airflow") collect
@@ -88,35 +90,28 @@ class _ErrorRecords(logging.Handler):
             self.seen.append(self.format(record))
 
 
-_LOGGED: dict[tuple[str, str], list[str]] = {}
-
-
-def _listener_managers() -> list[Any]:
-    """Where Airflow calls ``on_task_instance_failed`` in dag.test(): the Task SDK's manager on Airflow 3 (tasks
-    run in-process), the core one on Airflow 2."""
-    from importlib.metadata import version
-
-    if version("apache-airflow").startswith("2."):
-        from airflow.listeners.listener import get_listener_manager
-    else:
+def _listener_manager() -> Any:
+    """The manager whose ``on_task_instance_failed`` dag.test() calls: the Task SDK's from Airflow 3.2 (tasks run
+    in-process), the core one on Airflow 2.11 and 3.0/3.1."""
+    try:
         from airflow.sdk.listener import get_listener_manager
-    return [get_listener_manager()]
+    except ImportError:
+        from airflow.listeners.listener import get_listener_manager
+    return get_listener_manager()
 
 
 def dag_test(dag: Any, **kwargs: Any) -> Any:
     """``dag.test(**kwargs)`` (the dag run it returns), noting each failed try's exception for :func:`explain`."""
     listener = _FailedTries()
-    managers = _listener_managers()
-    for manager in managers:
-        manager.add_listener(listener)
+    manager = _listener_manager()
+    manager.add_listener(listener)
     handler = _ErrorRecords()
     logging.getLogger().addHandler(handler)
     try:
         dagrun = dag.test(**kwargs)
     finally:
         logging.getLogger().removeHandler(handler)
-        for manager in managers:
-            manager.pm.unregister(listener)
+        manager.pm.unregister(listener)
     _LOGGED[(dagrun.dag_id, dagrun.run_id)] = handler.seen
     return dagrun
 
