@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
-from airflow_provider_pandora.version_compat import AIRFLOW_V_3_0_PLUS
+from airflow_provider_pandora.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
 from tests.common import assert_succeeded, dag_test, write_clicks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def guard(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], a
         stored = _stored_values(airflow_db, dag_id, dagrun.run_id)
         for secret in CANARIES:  # failure paths may leak too: checked before the state
             assert secret not in caplog.text, f"{dag_id}: a secret reached a log record"
-            assert secret not in out + err, f"{dag_id}: a secret reached the task output"
+            assert secret not in _task_output(out + err), f"{dag_id}: a secret reached the task output"
             for table, values in stored.items():
                 assert not [v for v in values if secret in v], f"{dag_id}: a secret reached {table}"
         assert_succeeded(dagrun)
@@ -119,6 +119,19 @@ def guard(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], a
         return {k: str(v) for k, v in states.items()}
 
     return run
+
+
+def _task_output(output: str) -> str:
+    """The task output that must hold no secret.
+
+    Airflow 3.0's dag.test() runs the supervisor in-process, and its comms log every message a task sends at
+    DEBUG, the value of a ``MaskSecret`` request included (``Sending request msg=MaskSecret(value=...)``): Airflow
+    itself asks to mask the connection's password. Those lines are Airflow's, exist only in 3.0's in-process test
+    comms (a deployment's task sends them over a socket, unlogged), and are the only lines dropped here.
+    """
+    if AIRFLOW_V_3_1_PLUS:
+        return output
+    return "\n".join(line for line in output.splitlines() if "msg=MaskSecret(value=" not in line)
 
 
 def _stored_values(conn: str, dag_id: str, run_id: str) -> dict[str, list[str]]:
