@@ -73,8 +73,9 @@ install-system: install install-airflow2
 	@command -v redis-server >/dev/null && command -v chromium >/dev/null && test -x /usr/lib/postgresql/15/bin/initdb \
 		|| apt-get install -y $(SYSTEM_DEBS) || (apt-get update && apt-get install -y $(SYSTEM_DEBS))
 
+# `make lock PACKAGE=name` moves that one package to its newest allowed version.
 lock: | $(UV)
-	UV=$(UV) $(PYTHON) tools/locks.py compile
+	UV=$(UV) $(PYTHON) tools/locks.py compile $(if $(PACKAGE),--upgrade-package $(PACKAGE))
 
 lock-upgrade: | $(UV)
 	UV=$(UV) $(PYTHON) tools/locks.py compile --upgrade
