@@ -107,7 +107,7 @@ def guard(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], a
             ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): ti.state
             for ti in dagrun.get_task_instances()
         }
-        out, err = capfd.readouterr()  # the task output is read here, so a failure shows it through explain()
+        out, err = capfd.readouterr()  # read away from the report: assert_succeeded shows what a task raised
         stored = _stored_values(airflow_db, dag_id, dagrun.run_id)
         for secret in CANARIES:  # failure paths may leak too: checked before the state
             assert secret not in caplog.text, f"{dag_id}: a secret reached a log record"
