@@ -93,9 +93,13 @@ test-airflow3: install
 test-airflow2: install-airflow2
 	$(BIN2)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-# The unit suites do not touch Airflow's moving parts, so the extra lines run only what does.
-test-lines: $(foreach v,$(AIRFLOW_LINES),test-line-$(v))
+# The unit suites do not touch Airflow's moving parts, so the extra lines run only what does. Each line's suite is
+# mostly one busy core, so LINES_JOBS of them run at once (output kept per line).
+LINES_JOBS ?= 2
+test-lines:
+	@$(MAKE) --no-print-directory -j$(LINES_JOBS) -Otarget $(foreach v,$(AIRFLOW_LINES),test-line-$(v))
 test-line-%: .venv-airflow-%/.installed
+	@echo "== the Airflow-facing suites on Airflow $*"
 	.venv-airflow-$*/bin/python -m pytest -p no:cacheprovider -q $(LINE_SUITES) $(PYTEST_ARGS)
 
 # A whole Airflow 3 deployment (Postgres, Redis, scheduler, DAG processor, triggerer, API server, two Celery
