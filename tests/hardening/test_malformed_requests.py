@@ -364,6 +364,25 @@ def test_extra_headers_change_nothing_but_unsigned_qiniu_headers_are_401(
     assert_refused(forged, 401, "E18665")  # ...so one added after signing breaks the signature
 
 
+@pytest.mark.parametrize(
+    ("extra", "code"),
+    [
+        (b"Content-Length: 8\r\n", "E18004"),  # the same value twice is still two framings
+        (b"content-length: 3\r\n", "E18004"),
+        (b"CONTENT-LENGTH: 80\r\n", "E18004"),
+        (b"Transfer-Encoding: chunked\r\ntransfer-encoding: identity\r\n", "E18007"),
+        (b"authorization: Pandora someone:else\r\n", "E18007"),
+    ],
+)
+def test_duplicate_framing_or_credential_headers_are_400(emulator: PandoraEmulator, extra: bytes, code: str) -> None:
+    """Two Content-Length, Transfer-Encoding or Authorization fields, in any spelling, are how smuggling starts."""
+    answer = send_raw(emulator, "POST", PUSH, headers=TEXT, body=b"s=dupes\n", extra_head=extra)
+    assert_refused(answer, 400, code)
+    assert "more than once" in answer.message
+    assert answer.headers.get("Connection") == "close"
+    assert send_raw(emulator, "GET", "/v2/repos").status == 200  # one of each is served as before
+
+
 def test_header_lines_too_long_or_too_many_are_431_in_json(emulator: PandoraEmulator) -> None:
     long_line = send_raw(emulator, "GET", "/v2/repos", extra_head=b"X-Big: " + b"a" * 70_000 + b"\r\n")
     assert_refused(long_line, 431, "E18007")

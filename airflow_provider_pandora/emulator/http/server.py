@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl
 from airflow_provider_pandora import auth
 from airflow_provider_pandora.emulator.core.errors import ApiError
 from airflow_provider_pandora.emulator.core.service import Engine
-from airflow_provider_pandora.emulator.http.framing import Request, Response, error_response
+from airflow_provider_pandora.emulator.http.framing import Headers, Request, Response, error_response
 from airflow_provider_pandora.emulator.http.routes import (
     ADMIN_ROUTES,
     DEFAULT_MAX_BODY,
@@ -46,6 +46,8 @@ IDLE_TIMEOUT = 60.0
 """Seconds a keep-alive connection may stay idle before the emulator closes it."""
 DISCARD_LIMIT = 64 * 1024 * 1024
 """A body over a route's limit but below this is read and dropped so the client gets its 413."""
+SINGLE_HEADERS = ("Content-Length", "Transfer-Encoding", "Authorization")
+"""Fields a request may carry once: two of them (in any spelling) are how request smuggling starts, so 400."""
 
 
 def unauthorized(reason: str) -> ApiError:
@@ -108,6 +110,7 @@ class ConnectionHandler(BaseHTTPRequestHandler):
         started = time.monotonic()
         reqid = secrets.token_hex(8)
         method = self.command
+        headers = Headers(self.headers.items())
         raw_path, _, raw_query = self.path.partition("?")
         admin_call = raw_path.startswith("/_emulator/")
         entry: dict[str, Any] = {
@@ -115,7 +118,7 @@ class ConnectionHandler(BaseHTTPRequestHandler):
             "path": raw_path,
             "status": 0,
             "reqid": reqid,
-            "user_agent": self.headers.get("User-Agent", ""),
+            "user_agent": headers.get("User-Agent", ""),
             "time": engine.now_text(),
         }
         fault = None if admin_call else engine.faults.take(method, raw_path)
@@ -126,19 +129,19 @@ class ConnectionHandler(BaseHTTPRequestHandler):
             if fault is not None and fault.action == "delay":
                 time.sleep(float(fault.delay_s or 0))
             route, params, known = match(ADMIN_ROUTES if admin_call else ROUTES, method, raw_path)
-            body = self._read_body(route)
+            self._refuse_duplicates(headers)
+            body = self._read_body(route, headers)
             if fault is not None and fault.action == "drop":
                 self._drop()
                 return
             if fault is not None and fault.action == "error":
                 raise ApiError("E9000", "injected fault (emulator)", status=fault.status or 503)
             if not admin_call:
-                self._authenticate(method, raw_path, body)
+                self._authenticate(method, raw_path, headers)
             if route is None:
                 verb = "method not allowed" if known else "no such endpoint"
                 raise ApiError("E9001", f"{verb}: {method} {raw_path}")
             query = dict(parse_qsl(raw_query, keep_blank_values=True))
-            headers = {k: v for k, v in self.headers.items()}
             request = Request(method, raw_path, query, headers, body, route.checked_params(params))
             response = route.endpoint(engine, request)
             if fault is not None and fault.action == "commit_then_error":
@@ -161,9 +164,16 @@ class ConnectionHandler(BaseHTTPRequestHandler):
             engine.record_request(entry)
         self._send(response, reqid)
 
-    def _read_body(self, route: Route | None) -> bytes:
-        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-        length_header = self.headers.get("Content-Length")
+    def _refuse_duplicates(self, headers: Headers) -> None:
+        for name in SINGLE_HEADERS:
+            if len(headers.get_all(name)) > 1:
+                self.close_connection = True  # which framing the client meant is unknown: read no further
+                code = "E18004" if name == "Content-Length" else "E18007"
+                raise ApiError(code, f"the request carries {name} more than once; send it once")
+
+    def _read_body(self, route: Route | None, headers: Headers) -> bytes:
+        chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
+        length_header = headers.get("Content-Length")
         if chunked:
             self.close_connection = True
             raise ApiError("E18003", "Content-Length is missing (chunked bodies are not accepted)")
@@ -197,10 +207,10 @@ class ConnectionHandler(BaseHTTPRequestHandler):
             raise ApiError(code, f"the body has {len(body)} bytes but Content-Length says {length}")
         return body
 
-    def _authenticate(self, method: str, path: str, body: bytes) -> None:
+    def _authenticate(self, method: str, path: str, headers: Headers) -> None:
         engine = self.server.engine
         try:
-            parsed = auth.parse_authorization(self.headers.get("Authorization"))
+            parsed = auth.parse_authorization(headers.get("Authorization"))
         except ValueError as err:
             raise unauthorized(str(err)) from None
         secret = engine.credentials.get(parsed.access_key)
@@ -216,11 +226,11 @@ class ConnectionHandler(BaseHTTPRequestHandler):
                     secret,
                     method=method,
                     path=path,
-                    date=self.headers.get("Date"),
+                    date=headers.get("Date"),
                     now=now,
-                    content_type=self.headers.get("Content-Type", ""),
-                    content_md5=self.headers.get("Content-MD5", ""),
-                    headers={k: v for k, v in self.headers.items()},
+                    content_type=headers.get("Content-Type", ""),
+                    content_md5=headers.get("Content-MD5", ""),
+                    headers=headers,
                 )
         except ValueError as err:
             raise unauthorized(str(err)) from None
