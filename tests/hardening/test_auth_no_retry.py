@@ -4,8 +4,10 @@
 token scope, expired and forged tokens) and one unretried 401. Here the same failures reach users' code:
 the machine's clock just inside and outside the 15-minute window (the emulator's auth clock is moved, 2 s
 from the edge), a wrong secret key, an unknown access key, tokens that expired a second ago or were tampered
-with. Each must raise :class:`PandoraAuthError` with the server's reason and the hint about keys and clock,
-never leak the secret, and cost exactly one request even with ``retry_limit=5``: a 401 never heals by itself.
+with. The emulator answers each as the service does, ``401 {"error": "bad token"}``; each must raise
+:class:`PandoraAuthError` with the hint about keys and clock, never leak the secret, and cost exactly one request
+even with ``retry_limit=5``: a 401 never heals by itself. The emulator's reason (its request log, matched by
+``X-Reqid``) shows the failure tested is the one meant.
 """
 
 from __future__ import annotations
@@ -44,14 +46,21 @@ def _skew(emulator: PandoraEmulator, seconds: float) -> None:
     emulator.server.engine.auth_clock = lambda: time.time() + seconds
 
 
-def _assert_clear(err: PandoraAuthError, reason: str, *secrets: str) -> None:
+def _reason(emulator: PandoraEmulator, reqid: str | None) -> str:
+    """Why the emulator refused the request with this ``X-Reqid`` (its request log; the body says only "bad token")."""
+    return next(str(e.get("reason")) for e in emulator.requests_log() if e["reqid"] == reqid)
+
+
+def _assert_clear(err: PandoraAuthError, reason: str, emulator: PandoraEmulator, *secrets: str) -> None:
     assert err.status_code == 401
-    assert err.code == "E18665"
-    assert reason in err.message
+    assert err.code is None  # the service's 401 carries no E-code
+    assert err.message == "bad token"
     assert err.hint
     assert "secret key" in err.hint
     assert "clock" in err.hint
+    assert err.hint in str(err)
     assert err.reqid
+    assert reason in _reason(emulator, err.reqid)
     for secret in secrets:
         assert secret not in str(err)
 
@@ -76,11 +85,13 @@ def test_clock_just_outside_fifteen_minutes_fails_once_and_says_so(
     hook = _hook(monkeypatch, pandora_emulator, "pandora_skew_out")
     with pytest.raises(PandoraAuthError) as sync_err:
         hook.list_repos()
-    _assert_clear(sync_err.value, "more than 15 minutes from the server's clock", pandora_emulator.secret_key)
+    _assert_clear(
+        sync_err.value, "more than 15 minutes from the server's clock", pandora_emulator, pandora_emulator.secret_key
+    )
     assert request_count(pandora_emulator, "/v2/repos") == 1
     with pytest.raises(PandoraAuthError) as async_err:
         asyncio.run(_alist(hook))
-    _assert_clear(async_err.value, "15 minutes", pandora_emulator.secret_key)
+    _assert_clear(async_err.value, "15 minutes", pandora_emulator, pandora_emulator.secret_key)
     assert request_count(pandora_emulator, "/v2/repos") == 2
 
 
@@ -96,13 +107,14 @@ def test_wrong_secret_key_fails_once_without_showing_either_key(
     hook = _hook(monkeypatch, pandora_emulator, "pandora_wrong_sk", password=wrong)
     with pytest.raises(PandoraAuthError) as info:
         hook.get_repo("anything")  # a GET: idempotent, so retried on a 5xx, never on a 401
-    _assert_clear(info.value, "signature does not match", wrong, pandora_emulator.secret_key)
+    _assert_clear(info.value, "signature does not match", pandora_emulator, wrong, pandora_emulator.secret_key)
     with pytest.raises(PandoraAuthError):
         hook.push_batch("anything", b"s=a\n", retry=True)  # a push that opted into retries: still once
     assert request_count(pandora_emulator) == 2
     ok, message = hook.test_connection()
     assert not ok
-    assert "Authentication failed (HTTP 401, E18665)" in message
+    assert "Authentication failed (HTTP 401): bad token. Check that the connection's access key" in message
+    assert "clock" in message
     assert wrong not in message
 
 
@@ -112,7 +124,7 @@ def test_unknown_access_key_fails_once_on_the_async_path(
     hook = _hook(monkeypatch, pandora_emulator, "pandora_unknown_ak", login="AK-nobody-issued")
     with pytest.raises(PandoraAuthError) as info:
         asyncio.run(_alist(hook))
-    _assert_clear(info.value, "unknown access key 'AK-nobody-issued'", pandora_emulator.secret_key)
+    _assert_clear(info.value, "unknown access key 'AK-nobody-issued'", pandora_emulator, pandora_emulator.secret_key)
     assert request_count(pandora_emulator) == 1
 
 
@@ -128,7 +140,8 @@ def test_a_trigger_with_bad_credentials_reports_an_error_after_one_poll(
 
     fired = asyncio.run(events())
     assert [e["status"] for e in fired] == ["error"]
-    assert "signature does not match" in fired[0]["message"]
+    assert "bad token" in fired[0]["message"]
+    assert "clock" in fired[0]["message"]  # the hint about keys and clock reaches the task log
     assert "wrong-secret-for-trigger" not in fired[0]["message"]
     assert request_count(pandora_emulator) == 1
 
@@ -158,7 +171,8 @@ def test_token_works_until_the_second_it_expires(token_hook: PandoraHook, pandor
     _skew(pandora_emulator, 600 + 2)  # ...and just past it: no sleeping in the test
     expired = _push(pandora_emulator, token)
     assert expired.status_code == 401
-    assert expired.json()["error"] == "E18665: bad token: token expired"
+    assert expired.json() == {"error": "bad token"}
+    assert expired.headers["X-Emulator-Reason"] == "token expired"
     assert len(pandora_emulator.points("tok")) == 1
 
 
@@ -183,7 +197,8 @@ def test_tampered_tokens_are_refused_as_forged(
     forged = _tamper(token_hook.make_push_token("tok", expires_in=600), part)
     answer = _push(pandora_emulator, forged)
     assert answer.status_code == 401
-    assert answer.json()["error"] == "E18665: bad token: token signature does not match"
+    assert answer.json() == {"error": "bad token"}
+    assert answer.headers["X-Emulator-Reason"] == "token signature does not match"
     assert pandora_emulator.points("tok") == []
 
 
@@ -191,7 +206,8 @@ def test_a_token_used_for_another_method_is_refused(token_hook: PandoraHook, pan
     token = token_hook.make_push_token("tok", expires_in=600)
     answer = _push(pandora_emulator, token, method="PUT")
     assert answer.status_code == 401
-    assert "does not grant this method and resource" in answer.json()["error"]
+    assert answer.json() == {"error": "bad token"}
+    assert "does not grant this method and resource" in answer.headers["X-Emulator-Reason"]
 
 
 def test_minting_a_token_that_is_already_expired_is_refused_locally(token_hook: PandoraHook) -> None:

@@ -50,10 +50,28 @@ SINGLE_HEADERS = ("Content-Length", "Transfer-Encoding", "Authorization")
 """Fields a request may carry once: two of them (in any spelling) are how request smuggling starts, so 400."""
 
 
-def unauthorized(reason: str) -> ApiError:
-    """A 401 "bad token" answer; E18665 lets clients that read codes tell it from other failures."""
-    # The service answers 401 "bad token"; the code lets clients that read codes see one.
-    return ApiError("E18665", f"bad token: {reason}", status=401)
+REASON_HEADER = "X-Emulator-Reason"
+"""The emulator-only header that says why a request got ``401 bad token`` (the body says no more than the service's)."""
+
+
+class Unauthorized(ApiError):
+    """The service's answer to every authentication failure: ``401 {"error": "bad token"}``, no E-code.
+
+    The documented body is the same for a wrong key pair, an unknown access key, an expired or forged token and
+    clock skew (docs/sdk-facts.md §2, the flow.md error table), and the Go SDK maps a 401 without a known code to
+    ``UnauthorizedError``. Why it was refused is kept for humans in :data:`REASON_HEADER`, the request log
+    (``reason``) and the emulator's log.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(None, "bad token", status=401)
+        self.reason = reason
+
+
+def _header_safe(text: str) -> str:
+    """``text`` as one printable ASCII header value (what a client sent may hold anything)."""
+    flat = " ".join(text.split())
+    return flat.encode("ascii", "backslashreplace").decode("ascii")[:500]
 
 
 class ConnectionHandler(BaseHTTPRequestHandler):
@@ -146,6 +164,11 @@ class ConnectionHandler(BaseHTTPRequestHandler):
             response = route.endpoint(engine, request)
             if fault is not None and fault.action == "commit_then_error":
                 raise ApiError("E9000", "injected fault after the request was applied", status=fault.status or 503)
+        except Unauthorized as err:
+            response = error_response(err)
+            response.headers[REASON_HEADER] = _header_safe(err.reason)
+            entry["reason"] = err.reason
+            log.info("401 bad token for %s %s (reqid %s): %s", method, raw_path, reqid, err.reason)
         except ApiError as err:
             response = error_response(err)
         except PandoraValidationError as err:  # the one place a shared rule's refusal becomes its E-code answer
@@ -212,10 +235,10 @@ class ConnectionHandler(BaseHTTPRequestHandler):
         try:
             parsed = auth.parse_authorization(headers.get("Authorization"))
         except ValueError as err:
-            raise unauthorized(str(err)) from None
+            raise Unauthorized(str(err)) from None
         secret = engine.credentials.get(parsed.access_key)
         if secret is None:
-            raise unauthorized(f"unknown access key {parsed.access_key!r}")
+            raise Unauthorized(f"unknown access key {parsed.access_key!r}")
         now = engine.auth_clock()
         try:
             if parsed.is_token:
@@ -233,7 +256,7 @@ class ConnectionHandler(BaseHTTPRequestHandler):
                     headers=headers,
                 )
         except ValueError as err:
-            raise unauthorized(str(err)) from None
+            raise Unauthorized(str(err)) from None
 
     def _drop(self) -> None:
         """Close the connection without an answer (a network failure, as the client sees it)."""
