@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -175,18 +176,33 @@ class TokenDescription:
 
     @classmethod
     def from_json(cls, text: str) -> TokenDescription:
-        """Parse a decoded token description; raises ``ValueError`` when it is not a JSON object."""
-        data = json.loads(text)
+        """Parse a decoded token description; raises ``ValueError`` when it is not a JSON object or a field is
+        unusable (``expires`` must be a finite number of Unix seconds: not ``1e400``, ``[1]`` or text)."""
+        try:
+            data = json.loads(text)
+        except RecursionError:  # nesting deeper than the parser goes
+            raise ValueError("token description is nested too deeply") from None
         if not isinstance(data, dict):
             raise ValueError("token description is not a JSON object")
         return cls(
             resource=str(data.get("resource") or ""),
-            expires=int(data.get("expires") or 0),
+            expires=_expiry(data.get("expires")),
             method=str(data.get("method") or "").upper(),
             content_type=str(data.get("contentType") or ""),
             content_md5=str(data.get("contentMD5") or ""),
             headers=str(data.get("headers") or ""),
         )
+
+
+def _expiry(value: Any) -> int:
+    """A token's ``expires`` as whole Unix seconds; absent is 0 (expired long ago), anything not a number refused."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"token expires must be a number of Unix seconds, not {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("token expires is not a finite number")
+    return int(value)
 
 
 def make_token(
@@ -255,7 +271,7 @@ def verify_token(parsed: ParsedAuthorization, secret_key: str, *, method: str, p
     try:
         desc = TokenDescription.from_json(base64.urlsafe_b64decode(parsed.encoded_token).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
-        raise ValueError("token description is unreadable") from err
+        raise ValueError(f"token description is unreadable: {err}") from err
     if desc.expires < now:
         raise ValueError("token expired")
     if desc.resource != path or desc.method != method.upper():

@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_pandora import auth
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from airflow_provider_pandora.exceptions import (
     ERROR_CODES,
@@ -535,3 +536,14 @@ def test_signed_requests_without_a_usable_date_are_401(emulator: PandoraEmulator
     for date in ("", "yesterday", "Thu, 01 Jun 2017 08:00:00", "Thu, 01 Jun 2017 08:00:00 GMT"):
         answer = send_raw(emulator, "GET", "/v2/repos", headers={"Date": date} if date else {"Date": "x"})
         assert_bad_token(answer)
+
+
+@pytest.mark.parametrize("expires", ["1e400", "-1e400", "[1]", '"soon"', '"4102444800"', '{"a": 1}', "true", "-5"])
+def test_correctly_signed_tokens_with_bad_fields_are_401_never_500(emulator: PandoraEmulator, expires: str) -> None:
+    """A token whose signature is right but whose ``expires`` is not a usable number (1e400 was a 500)."""
+    description = f'{{"resource":"{PUSH}","expires":{expires},"contentType":"text/plain","method":"POST"}}'
+    encoded = auth.b64url(description.encode())
+    token = f"Pandora {emulator.access_key}:{auth.hmac_sha1_b64(emulator.secret_key, encoded)}:{encoded}"
+    answer = send_raw(emulator, "POST", PUSH, headers={**TEXT, "Authorization": token}, body=b"s=x\n", sign=False)
+    assert_bad_token(answer)
+    assert "token" in answer.headers["X-Emulator-Reason"]
