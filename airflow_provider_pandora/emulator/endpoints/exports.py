@@ -53,7 +53,8 @@ def create(engine: Engine, req: Request) -> Response:
     name = req.params["export"]
     body = req.json()
     etype = normalise_export_type(body.get("type"), "type")
-    whence = check_choice(body.get("whence") or "oldest", WHENCE_VALUES, "whence", code="E18305")
+    sent_whence = body.get("whence") or None  # echoed as sent; an export created without one starts at the oldest
+    whence = check_choice(sent_whence or "oldest", WHENCE_VALUES, "whence", code="E18305")
     store = engine.store
     with store.atomic():
         src = engine.repo(repo)
@@ -67,7 +68,6 @@ def create(engine: Engine, req: Request) -> Response:
             "repo": repo,
             "type": etype,
             "spec": spec,
-            "whence": whence,
             "createTime": engine.now_text(),
             "state": {
                 "offset": 0 if whence == "oldest" else store.max_seq(repo),
@@ -76,13 +76,18 @@ def create(engine: Engine, req: Request) -> Response:
                 "lastError": "",
             },
         }
+        if sent_whence is not None:
+            doc["whence"] = whence
         store.put("export", name, doc, scope=repo)
     return ok()
 
 
 def view(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """An export as the service shows it (its delivery state stays internal)."""
-    return {"name": doc["name"], "type": doc["type"], "spec": doc["spec"], "whence": doc["whence"], "workflow": ""}
+    """An export as the service shows it (its delivery state stays internal); ``whence`` only when it was sent."""
+    shown = {"name": doc["name"], "type": doc["type"], "spec": doc["spec"], "whence": doc.get("whence"), "workflow": ""}
+    if shown["whence"] is None:
+        del shown["whence"]
+    return shown
 
 
 def get(engine: Engine, req: Request) -> Response:
@@ -106,8 +111,9 @@ def update(engine: Engine, req: Request) -> Response:
             etype = normalise_export_type(body["type"], "type")
             if etype != doc["type"]:
                 raise api_error("E18305", f"an export's type cannot change (it is {doc['type']})")
-        if body.get("whence") not in (None, doc["whence"]):
-            raise api_error("E18305", f"an export's whence cannot change (it is {doc['whence']})")
+        whence = doc.get("whence") or "oldest"  # what the export acts as, sent or not
+        if body.get("whence") not in (None, whence):
+            raise api_error("E18305", f"an export's whence cannot change (it is {whence})")
         doc["spec"] = check_spec(doc["type"], body.get("spec"), {f.key for f in engine.fields(engine.repo(repo))})
         engine.store.put("export", name, doc, scope=repo)
     return ok()

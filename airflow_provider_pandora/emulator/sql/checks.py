@@ -167,15 +167,15 @@ def check_sql(code: str, sources: Mapping[str, Sequence[Field]] | None = None) -
     stand_ins = sorted(set(re.findall(_STANDIN_PREFIX + r"\w*", translated_code)))
     conn = connect()
     try:
-        by_lower = {name.lower(): (name, fields) for name, fields in (sources or {}).items()}
         map_fields: set[str] = set()
         for repo in repos:
             if sources is None:
                 conn.execute(f"CREATE TABLE {quote_name(repo)} (_pandora_placeholder_column)")
                 continue
-            if repo.lower() not in by_lower:
+            source = source_of(repo, sources)
+            if source is None:
                 raise SqlError(not_a_source(repo, sources))
-            fields = by_lower[repo.lower()][1]
+            fields = sources[source]
             create_table(conn, repo, fields)
             map_fields.update(f.key for f in fields if f.valtype == "map")
         for stand_in in stand_ins:  # a placeholder may name a table: ``from ${table}``
@@ -212,10 +212,31 @@ def _probe(conn: sqlite3.Connection, sql: str, tables: Sequence[str], *, columns
                 conn.execute(f"ALTER TABLE {quote_name(table)} ADD COLUMN {quote_name(column)}")
 
 
+STREAM_TABLE = "stream"
+"""The name the service's later docs (quickstart, flow.md) and the Go SDK's tests give the source table."""
+
+
+def source_of(repo: str, sources: Mapping[str, Any]) -> str | None:
+    """The source (a key of ``sources``) that the table ``repo`` of the SQL reads, or ``None`` when none is.
+
+    A table is the source repo of that name (any case); ``stream`` is the source repo itself when the transform
+    or job has one source and none of them is called ``stream``.
+    """
+    by_lower = {name.lower(): name for name in sources}
+    if repo.lower() in by_lower:
+        return by_lower[repo.lower()]
+    if repo.lower() == STREAM_TABLE and len(sources) == 1:
+        return next(iter(sources))
+    return None
+
+
 def not_a_source(repo: str, sources: Mapping[str, Any]) -> str:
     """The message for SQL that reads a repo which is not among the transform's or job's sources."""
     names = ", ".join(sorted(sources)) or "none"
-    return f"the SQL reads from {repo!r}, which is not a source repo of this transform or job (sources: {names})"
+    return (
+        f"the SQL reads from {repo!r}, which is not a source repo of this transform or job (sources: {names}); "
+        f"read from the source repo's name or from {STREAM_TABLE!r}"
+    )
 
 
 _READ_ACTIONS = frozenset(

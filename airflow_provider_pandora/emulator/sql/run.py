@@ -13,6 +13,7 @@ from airflow_provider_pandora.emulator.sql.checks import (
     not_a_source,
     read_only,
     referenced_repos,
+    source_of,
     sqlite_message,
 )
 from airflow_provider_pandora.emulator.sql.errors import SqlCancelled, SqlError
@@ -48,7 +49,6 @@ def run_sql(
     """
     check_shape(code)
     repos = referenced_repos(code)
-    by_lower = {name.lower(): name for name in sources}
     conn = connect()
     deadline = None if timeout is None else time.monotonic() + timeout
     stopped = False
@@ -64,7 +64,7 @@ def run_sql(
         map_hints: list[Field] = []
         hints: dict[str, Field] = {}
         for repo in repos:
-            source = by_lower.get(repo.lower())
+            source = source_of(repo, sources)
             if source is None:
                 raise SqlError(not_a_source(repo, sources))
             fields, points = sources[source]
