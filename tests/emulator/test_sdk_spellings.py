@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
+from tests.common import CONTAINER
 from tests.emulator.conftest import Api, error_code
-from tests.emulator.test_execution import LONGS, finished, wait_for
+from tests.emulator.test_execution import LONGS, finished, history, wait_for
 
 
 # ---- from stream -----------------------------------------------------------------------------------
@@ -87,3 +88,16 @@ def test_an_export_with_whence_is_echoed_as_sent(api: Api) -> None:
     api.repo("src", LONGS)
     assert _export(api, "old", whence="oldest")["whence"] == "oldest"
     assert _export(api, "new", whence="newest")["whence"] == "newest"
+
+
+# ---- emulator directives where users write them -----------------------------------------------------
+def test_a_trailing_sleep_directive_keeps_a_job_running(api: Api) -> None:
+    api.repo("src", LONGS)
+    api.job("src", "slow", "out", "select user from src -- emulator: sleep=30")
+    api.ok(api.post("/v2/repos/src/jobs/slow/actions/start", {}))
+    assert history(api, "src", "slow")[0]["status"] == "Running"  # it used to finish at once
+    api.ok(api.post("/v2/repos/src/jobs/slow/actions/stop"))
+    body = {"code": "select user from src -- emulator sleep=3", "container": CONTAINER, "scheduler": {"type": "once"}}
+    misspelt = api.post("/v2/repos/src/jobs/bad/to/out2", body)
+    assert error_code(misspelt) == "E18209"
+    assert '-- emulator: sleep=3 fail=\\"message\\"' in misspelt.text

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from airflow_provider_pandora.emulator.sql.errors import SqlError
+from airflow_provider_pandora.emulator.sql.tokens import tokenize
 from airflow_provider_pandora.emulator.values import time_variables
 
 SYSTEM_VARIABLES = ("year", "mon", "day", "hour", "min", "sec", "date", "now")
@@ -15,19 +16,34 @@ SYSTEM_VARIABLES = ("year", "mon", "day", "hour", "min", "sec", "date", "now")
 DIRECTIVE_KEYS = ("sleep", "fail")
 
 
-_DIRECTIVE_LINE_RE = re.compile(r"^\s*--\s*emulator\s*:(?P<body>.*)$", re.MULTILINE | re.IGNORECASE)
+_DIRECTIVE_RE = re.compile(r"\bemulator\s*:(?P<body>.*)", re.IGNORECASE | re.DOTALL)
+#: "emulator" then a directive key without the colon between them: a directive the user meant but misspelt.
+_MISSPELT_RE = re.compile(r"\bemulator\b(?!\s*:)\W*(?:\w+\W+)??(?:sleep|fail)\s*=", re.IGNORECASE)
+DIRECTIVE_FORM = '-- emulator: sleep=3 fail="message"'
+"""How a directive is written (in a ``--`` or ``/* */`` comment, on its own line or after SQL)."""
 _DIRECTIVE_PAIR_RE = re.compile(r'\s*(?P<key>[A-Za-z_]\w*)\s*=\s*(?P<value>"(?:[^"\\]|\\.)*"|[^\s"]+)\s*')
 PLACEHOLDER_RE = re.compile(r"\$\{\s*(?P<brace>[^}\n]*?)\s*\}|\$\(\s*(?P<paren>[^)\n]*?)\s*\)")
 
 
 def directives(code: str) -> dict[str, str]:
-    """Emulator directives from ``-- emulator: sleep=3 fail="message"`` comment lines.
+    """Emulator directives from ``-- emulator: sleep=3 fail="message"`` in any SQL comment.
 
     They let tests and demos make a run last ``sleep`` seconds or fail with ``fail``'s message; the real
-    service sees an ordinary comment. Later lines override earlier ones.
+    service sees an ordinary comment. A directive may stand on its own line, trail a line of SQL or sit in a
+    ``/* */`` comment; everything after ``emulator:`` to the end of the comment must be ``key=value`` pairs.
+    ``emulator sleep=3`` (no colon) is refused with the right form rather than ignored. Later ones override
+    earlier ones; text in string literals is never a directive.
     """
     found: dict[str, str] = {}
-    for line in _DIRECTIVE_LINE_RE.finditer(code):
+    for token in tokenize(code):
+        if token.kind != "comment":
+            continue
+        text = token.text[2:] if token.text.startswith("--") else token.text[2:].removesuffix("*/")
+        line = _DIRECTIVE_RE.search(text)
+        if line is None:
+            if _MISSPELT_RE.search(text):
+                raise SqlError(f"emulator directive {token.text.strip()!r} lacks its colon; write: {DIRECTIVE_FORM}")
+            continue
         body = line.group("body")
         pos = 0
         while pos < len(body):
@@ -37,7 +53,7 @@ def directives(code: str) -> dict[str, str]:
             if pair is None:
                 raise SqlError(
                     f"emulator directive {line.group().strip()!r} is malformed at {body[pos:].strip()[:30]!r}; "
-                    'write key=value pairs such as: -- emulator: sleep=3 fail="message"'
+                    f"write key=value pairs such as: {DIRECTIVE_FORM}"
                 )
             key, value = pair.group("key").lower(), pair.group("value")
             if key not in DIRECTIVE_KEYS:

@@ -387,10 +387,38 @@ def test_directives_parse_sleep_and_quoted_fail_message():
     assert directives(code) == {"sleep": "1.5", "fail": 'division by zero in "stage" 2'}
 
 
-def test_directives_later_lines_override_and_plain_comments_are_ignored():
+def test_directives_later_ones_override_and_plain_comments_are_ignored():
     code = "-- a comment\n--emulator: sleep=1\nselect 1 -- emulator: sleep=2\n  -- EMULATOR:fail=boom"
-    assert directives(code) == {"sleep": "1", "fail": "boom"}
+    assert directives(code) == {"sleep": "2", "fail": "boom"}
     assert directives("select 1") == {}
+    assert directives("select 1 -- the emulator runs this too\n") == {}
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "select user from src -- emulator: sleep=20",  # trailing a line of SQL (was silently ignored)
+        "select user from src -- slow on purpose; emulator: sleep=20",  # anywhere in the comment
+        "select user /* emulator: sleep=20 */ from src",
+        "/*\n  emulator: sleep=20\n*/ select user from src",
+        "select user\nfrom src  --emulator:sleep=20",
+    ],
+)
+def test_a_directive_is_read_anywhere_in_a_comment(code: str):
+    assert directives(code) == {"sleep": "20"}
+
+
+def test_directive_text_in_a_string_literal_is_not_a_directive():
+    assert directives("select '-- emulator: sleep=20' as s from src") == {}
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["select 1 -- emulator sleep=20", "-- emulator: sleep=20 please\nselect 1", "/* emulator fail=boom */ select 1"],
+)
+def test_a_directive_that_cannot_be_read_is_refused_showing_the_right_form(code: str):
+    with pytest.raises(SqlError, match='-- emulator: sleep=3 fail="message"'):
+        directives(code)
 
 
 @pytest.mark.parametrize(
