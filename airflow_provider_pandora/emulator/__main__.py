@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from airflow_provider_pandora.emulator.http.server import EmulatorServer
+from airflow_provider_pandora.emulator.http.server import MIN_BODY_RATE, READ_TIMEOUT, EmulatorServer
 from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
 
@@ -46,6 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kodo-root", type=Path, help="folder standing in for Kodo buckets (default DATA_DIR/kodo)")
     parser.add_argument("--sink", action="store_true", help="count pushed points without storing them (benchmarks)")
     parser.add_argument("--tick", type=float, default=0.5, help="seconds between transform/export/schedule passes")
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=READ_TIMEOUT,
+        metavar="S",
+        help=f"seconds to send a request line and headers; the least for a body (default {READ_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--min-body-rate",
+        type=float,
+        default=MIN_BODY_RATE,
+        metavar="BYTES_PER_S",
+        help=f"average rate a body must keep beyond --read-timeout (default {MIN_BODY_RATE})",
+    )
     return parser
 
 
@@ -63,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         credentials=credentials,
         sink=args.sink,
         tick=args.tick,
+        read_timeout=args.read_timeout,
+        min_body_rate=args.min_body_rate,
     )
     done = threading.Event()
 

@@ -15,6 +15,7 @@ carries ``X-Reqid``; errors are ``{"error": "Exxxxx: message"}`` with
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import secrets
 import socket
@@ -43,7 +44,12 @@ from airflow_provider_pandora.exceptions import PandoraValidationError
 log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT = 60.0
-"""Seconds a keep-alive connection may stay idle before the emulator closes it."""
+"""Seconds a keep-alive connection may stay idle (no byte of a new request) before the emulator closes it."""
+READ_TIMEOUT = 30.0
+"""Seconds a client has, from the first byte of a request, to send its request line and headers; also the
+least time it has for a body (see :class:`ReadDeadlines`)."""
+MIN_BODY_RATE = 16 * 1024
+"""Bytes per second a body must average, once :data:`READ_TIMEOUT` is used up (see :class:`ReadDeadlines`)."""
 DISCARD_LIMIT = 64 * 1024 * 1024
 """A body over a route's limit but below this is read and dropped so the client gets its 413."""
 SINGLE_HEADERS = ("Content-Length", "Transfer-Encoding", "Authorization")
@@ -68,6 +74,88 @@ class Unauthorized(ApiError):
         self.reason = reason
 
 
+class ReadDeadlineExpired(Exception):
+    """A request was not read within its deadline (:class:`ReadDeadlines`): answered 408, the connection closed.
+
+    Not a ``TimeoutError`` on purpose: ``http.server`` swallows those silently while reading a request line.
+    """
+
+    def __init__(self, part: str) -> None:
+        super().__init__(f"the request {part} did not arrive in time")
+        self.part = part
+
+
+class ReadDeadlines(io.RawIOBase):
+    """The socket reads of one connection, each bounded by the idle timeout and by the current request's deadline.
+
+    A socket timeout alone bounds each ``recv``, so a client that sends one byte every few seconds (slowloris)
+    would hold its thread forever. Deadlines are totals instead, which trickling cannot extend:
+
+    * between requests, only the idle timeout applies (a keep-alive connection that sends nothing is closed
+      silently after ``idle`` seconds);
+    * from the first byte of a request, its request line and headers must all arrive within ``read_timeout``;
+    * its body must all arrive within ``max(read_timeout, Content-Length / min_body_rate)`` from the end of the
+      headers. A deadline proportional to the length, with a floor, rather than a rate measured as it goes:
+      it is fixed when the body starts, so a client cannot stretch it by sending in bursts, and the floor keeps
+      small bodies on slow links safe. At the defaults (30 s, 16 KiB/s) a 2 MiB push has 128 s, far more than
+      any real client needs, and the largest body ever read (64 MiB, to answer 413) is bounded too.
+
+    A read past the deadline raises :class:`ReadDeadlineExpired`, which the handler answers with 408 and a close.
+    """
+
+    def __init__(self, sock: socket.socket, *, idle: float, read_timeout: float, min_body_rate: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self.idle = idle
+        self.read_timeout = read_timeout
+        self.min_body_rate = min_body_rate
+        self._deadline: float | None = None
+        self._part = "head"
+        self._arm_on_data = False
+
+    def readable(self) -> bool:
+        """Always: this is the read side of the connection."""
+        return True
+
+    def next_request(self) -> None:
+        """Between requests: no deadline until the first byte of the next one arrives."""
+        self._deadline = None
+        self._part = "line and headers"
+        self._arm_on_data = True
+
+    def body(self, length: int) -> None:
+        """A body of ``length`` bytes starts now."""
+        self._arm_on_data = False
+        self._part = "body"
+        self._deadline = time.monotonic() + max(self.read_timeout, length / self.min_body_rate)
+
+    def done(self) -> None:
+        """The request is read: no deadline while it is answered."""
+        self._arm_on_data = False
+        self._deadline = None
+
+    def readinto(self, buffer: Any) -> int:
+        """One ``recv`` into ``buffer``, waiting no longer than the idle timeout and the current deadline allow."""
+        deadline = self._deadline
+        if deadline is None:
+            self._sock.settimeout(self.idle)
+        else:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ReadDeadlineExpired(self._part)
+            self._sock.settimeout(min(self.idle, remaining))
+        try:
+            count = self._sock.recv_into(buffer)
+        except TimeoutError:
+            if deadline is not None:
+                raise ReadDeadlineExpired(self._part) from None
+            raise
+        if count and self._arm_on_data:
+            self._arm_on_data = False
+            self._deadline = time.monotonic() + self.read_timeout
+        return count
+
+
 def _header_safe(text: str) -> str:
     """``text`` as one printable ASCII header value (what a client sent may hold anything)."""
     flat = " ".join(text.split())
@@ -82,6 +170,37 @@ class ConnectionHandler(BaseHTTPRequestHandler):
     timeout = IDLE_TIMEOUT
     server_version = "pandora-emulator"
     server: EmulatorHTTPServer
+    reader: ReadDeadlines
+
+    def setup(self) -> None:
+        """Read through :class:`ReadDeadlines` instead of a plain socket file, so slow clients are cut off."""
+        super().setup()
+        self.rfile.close()
+        self.reader = ReadDeadlines(
+            self.connection,
+            idle=self.timeout or IDLE_TIMEOUT,
+            read_timeout=self.server.read_timeout,
+            min_body_rate=self.server.min_body_rate,
+        )
+        self.rfile = io.BufferedReader(self.reader)
+
+    def handle_one_request(self) -> None:
+        """One request, under its read deadlines; one not read in time is answered ``408`` and the connection closed."""
+        self.reader.next_request()
+        try:
+            super().handle_one_request()
+        except ReadDeadlineExpired as err:
+            self.close_connection = True
+            log.info("408 for %s: %s", self.address_string(), err)
+            self.command = None  # type: ignore[assignment]
+            self.request_version = self.protocol_version
+            self.requestline = getattr(self, "requestline", "")
+            with contextlib.suppress(OSError):
+                self._send(error_response(self._timed_out(err)), secrets.token_hex(8))
+
+    @staticmethod
+    def _timed_out(err: ReadDeadlineExpired) -> ApiError:
+        return ApiError("E18007", f"{err} (HTTP 408); the emulator closes the connection", status=408)
 
     def do_GET(self) -> None:
         """Answer through the route table, as every other method does."""
@@ -128,6 +247,7 @@ class ConnectionHandler(BaseHTTPRequestHandler):
         started = time.monotonic()
         reqid = secrets.token_hex(8)
         method = self.command
+        self.reader.done()
         headers = Headers(self.headers.items())
         raw_path, _, raw_query = self.path.partition("?")
         admin_call = raw_path.startswith("/_emulator/")
@@ -164,6 +284,10 @@ class ConnectionHandler(BaseHTTPRequestHandler):
             response = route.endpoint(engine, request)
             if fault is not None and fault.action == "commit_then_error":
                 raise ApiError("E9000", "injected fault after the request was applied", status=fault.status or 503)
+        except ReadDeadlineExpired as err:
+            self.close_connection = True
+            log.info("408 for %s %s (reqid %s): %s", method, raw_path, reqid, err)
+            response = error_response(self._timed_out(err))
         except Unauthorized as err:
             response = error_response(err)
             response.headers[REASON_HEADER] = _header_safe(err.reason)
@@ -212,6 +336,8 @@ class ConnectionHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise ApiError("E18004", f"Content-Length {length_header!r} is not a byte count") from None
         limit = route.max_body if route is not None else DEFAULT_MAX_BODY
+        if length <= DISCARD_LIMIT:
+            self.reader.body(length)
         if length > limit:
             if length <= DISCARD_LIMIT:
                 remaining = length
@@ -222,8 +348,10 @@ class ConnectionHandler(BaseHTTPRequestHandler):
                     remaining -= len(chunk)
             else:
                 self.close_connection = True
+            self.reader.done()
             raise ApiError("E18005", f"the request body is {length} bytes, over this endpoint's {limit} byte limit")
         body = self.rfile.read(length) if length else b""
+        self.reader.done()
         if len(body) < length:
             self.close_connection = True
             code = route.short_body_code if route is not None else "E18004"
@@ -288,8 +416,19 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], engine: Engine) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        engine: Engine,
+        *,
+        read_timeout: float = READ_TIMEOUT,
+        min_body_rate: float = MIN_BODY_RATE,
+    ) -> None:
+        if read_timeout <= 0 or min_body_rate <= 0:
+            raise ValueError("read_timeout and min_body_rate must be positive")
         self.engine = engine
+        self.read_timeout = read_timeout
+        self.min_body_rate = min_body_rate
         self._open: dict[socket.socket, threading.Thread] = {}
         self._open_lock = threading.Lock()
         super().__init__(address, ConnectionHandler)
@@ -327,6 +466,9 @@ class EmulatorServer:
     """An :class:`Engine` behind an HTTP server, served on a background thread between ``start`` and ``stop``.
 
     :param tick: seconds between background passes (transforms, exports, job schedules).
+    :param read_timeout: seconds from the first byte of a request to the end of its headers, and the least time
+        allowed for a body (:class:`ReadDeadlines`).
+    :param min_body_rate: bytes per second a body must average beyond ``read_timeout``.
     """
 
     def __init__(
@@ -341,10 +483,17 @@ class EmulatorServer:
         clock: Callable[[], float] | None = None,
         tick: float = 0.5,
         ssl_context: ssl.SSLContext | None = None,
+        read_timeout: float = READ_TIMEOUT,
+        min_body_rate: float = MIN_BODY_RATE,
     ) -> None:
         self.engine = Engine(data_dir, kodo_root, credentials, sink=sink, clock=clock, tick=tick)
         try:
-            self.httpd = EmulatorHTTPServer((host, port), self.engine)
+            self.httpd = EmulatorHTTPServer(
+                (host, port),
+                self.engine,
+                read_timeout=read_timeout,
+                min_body_rate=min_body_rate,
+            )
             if ssl_context is not None:
                 # HTTPS, so clients' certificate checks (verify, CA bundle) can be tested for real.
                 self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
