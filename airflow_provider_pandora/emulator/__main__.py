@@ -7,6 +7,7 @@ it with ``--port 0`` and read where it listens.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -47,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sink", action="store_true", help="count pushed points without storing them (benchmarks)")
     parser.add_argument("--tick", type=float, default=0.5, help="seconds between transform/export/schedule passes")
     parser.add_argument(
+        "--admin-token",
+        default=os.environ.get("PANDORA_EMULATOR_ADMIN_TOKEN") or None,
+        metavar="TOKEN",
+        help="let clients beyond loopback call /_emulator/... when they send X-Emulator-Admin-Token: TOKEN "
+        "(default $PANDORA_EMULATOR_ADMIN_TOKEN; without one, loopback clients only)",
+    )
+    parser.add_argument(
         "--read-timeout",
         type=float,
         default=READ_TIMEOUT,
@@ -79,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tick=args.tick,
         read_timeout=args.read_timeout,
         min_body_rate=args.min_body_rate,
+        admin_token=args.admin_token,
     )
     done = threading.Event()
 

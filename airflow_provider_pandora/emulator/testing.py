@@ -46,6 +46,8 @@ class PandoraEmulator:
     :param clock: Unix seconds now, for transform intervals and job schedules (auth always uses real time).
     :param tick: seconds between background passes over transforms, exports and job schedules.
     :param ssl_context: a server-side context to serve HTTPS instead of HTTP (TLS settings of clients).
+    :param admin_token: lets clients that are not on loopback call the ``/_emulator/...`` admin endpoints, sending
+        it in ``X-Emulator-Admin-Token``; without it only loopback clients may (the helpers here need neither).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class PandoraEmulator:
         clock: Callable[[], float] | None = None,
         tick: float = DEFAULT_TICK,
         ssl_context: ssl.SSLContext | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -72,6 +75,7 @@ class PandoraEmulator:
         self.clock = clock
         self.tick = tick
         self.ssl_context = ssl_context
+        self.admin_token = admin_token
         self._server: EmulatorServer | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------
@@ -88,6 +92,7 @@ class PandoraEmulator:
                 clock=self.clock,
                 tick=self.tick,
                 ssl_context=self.ssl_context,
+                admin_token=self.admin_token,
             )
             self._server.start()
         return self

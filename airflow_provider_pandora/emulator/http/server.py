@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import logging
 import secrets
 import socket
@@ -54,6 +55,24 @@ DISCARD_LIMIT = 64 * 1024 * 1024
 """A body over a route's limit but below this is read and dropped so the client gets its 413."""
 SINGLE_HEADERS = ("Content-Length", "Transfer-Encoding", "Authorization")
 """Fields a request may carry once: two of them (in any spelling) are how request smuggling starts, so 400."""
+
+
+ADMIN_TOKEN_HEADER = "X-Emulator-Admin-Token"  # noqa: S105 - a header name
+"""The header a non-loopback client sends the emulator's admin token in, to reach ``/_emulator/...``."""
+DEMO_CREDENTIALS = {"pandora-demo-ak": "pandora-demo-sk-0123456789"}
+"""The public demo key pair (``testing.DEMO_ACCESS_KEY`` / ``DEMO_SECRET_KEY``): anyone can sign with it."""
+
+
+def is_loopback(host: str | bytes | bytearray) -> bool:
+    """Whether ``host`` (an address as a socket reports it) is a loopback address, IPv4-mapped ones included."""
+    text = host if isinstance(host, str) else bytes(host).decode()
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 REASON_HEADER = "X-Emulator-Reason"
@@ -274,7 +293,9 @@ class ConnectionHandler(BaseHTTPRequestHandler):
                 return
             if fault is not None and fault.action == "error":
                 raise ApiError("E9000", "injected fault (emulator)", status=fault.status or 503)
-            if not admin_call:
+            if admin_call:
+                self._check_admin(method, raw_path, headers)
+            else:
                 self._authenticate(method, raw_path, headers)
             if route is None:
                 verb = "method not allowed" if known else "no such endpoint"
@@ -358,6 +379,36 @@ class ConnectionHandler(BaseHTTPRequestHandler):
             raise ApiError(code, f"the body has {len(body)} bytes but Content-Length says {length}")
         return body
 
+    def _check_admin(self, method: str, path: str, headers: Headers) -> None:
+        """The unsigned admin endpoints answer loopback clients, and others only with the emulator's admin token.
+
+        They can reset every repo and inject faults, so a client elsewhere on the network must not reach them by
+        accident; 403 ``E18665`` says how to enable them.
+        """
+        if is_loopback(self.client_address[0]):
+            return
+        expected = self.server.admin_token
+        sent = headers.get(ADMIN_TOKEN_HEADER)
+        if expected and sent is not None and secrets.compare_digest(sent.encode(), expected.encode()):
+            return
+        log.warning(
+            "refused admin call %s %s from %s: %s",
+            method,
+            path,
+            self.client_address[0],
+            "bad admin token" if sent else "not loopback",
+        )
+        how = (
+            f"send the emulator's admin token in {ADMIN_TOKEN_HEADER}"
+            if expected
+            else f"start the emulator with --admin-token TOKEN (or PandoraEmulator(admin_token=...)) "
+            f"and send it in {ADMIN_TOKEN_HEADER}"
+        )
+        raise ApiError(
+            "E18665",
+            f"the /_emulator/ admin endpoints answer loopback clients only; to call them from elsewhere, {how}",
+        )
+
     def _authenticate(self, method: str, path: str, headers: Headers) -> None:
         engine = self.server.engine
         try:
@@ -423,10 +474,12 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         *,
         read_timeout: float = READ_TIMEOUT,
         min_body_rate: float = MIN_BODY_RATE,
+        admin_token: str | None = None,
     ) -> None:
         if read_timeout <= 0 or min_body_rate <= 0:
             raise ValueError("read_timeout and min_body_rate must be positive")
         self.engine = engine
+        self.admin_token = admin_token or None
         self.read_timeout = read_timeout
         self.min_body_rate = min_body_rate
         self._open: dict[socket.socket, threading.Thread] = {}
@@ -469,6 +522,8 @@ class EmulatorServer:
     :param read_timeout: seconds from the first byte of a request to the end of its headers, and the least time
         allowed for a body (:class:`ReadDeadlines`).
     :param min_body_rate: bytes per second a body must average beyond ``read_timeout``.
+    :param admin_token: lets clients that are not on loopback call the ``/_emulator/...`` admin endpoints when
+        they send it in :data:`ADMIN_TOKEN_HEADER`; without it only loopback clients may.
     """
 
     def __init__(
@@ -485,6 +540,7 @@ class EmulatorServer:
         ssl_context: ssl.SSLContext | None = None,
         read_timeout: float = READ_TIMEOUT,
         min_body_rate: float = MIN_BODY_RATE,
+        admin_token: str | None = None,
     ) -> None:
         self.engine = Engine(data_dir, kodo_root, credentials, sink=sink, clock=clock, tick=tick)
         try:
@@ -493,6 +549,7 @@ class EmulatorServer:
                 self.engine,
                 read_timeout=read_timeout,
                 min_body_rate=min_body_rate,
+                admin_token=admin_token,
             )
             if ssl_context is not None:
                 # HTTPS, so clients' certificate checks (verify, CA bundle) can be tested for real.
@@ -501,6 +558,16 @@ class EmulatorServer:
             self.engine.close()
             raise
         self.scheme = "https" if ssl_context is not None else "http"
+        bound = self.httpd.server_address[0]
+        public = [ak for ak, sk in credentials.items() if DEMO_CREDENTIALS.get(ak) == sk]
+        if public and not is_loopback(bound):
+            log.warning(
+                "SECURITY: the Pandora emulator listens on %s, beyond loopback, and accepts the PUBLIC demo key pair "
+                "(%s), which anyone can sign with: every client that can reach this address can read, push and "
+                "delete data. Bind it to 127.0.0.1 (--host), or pass your own --credentials AK:SK.",
+                self.url,
+                ", ".join(public),
+            )
         self._thread: threading.Thread | None = None
         self._serving = False
         self._stopped = False
