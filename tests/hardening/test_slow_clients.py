@@ -25,8 +25,8 @@ pytestmark = pytest.mark.integration
 
 DEADLINE = 1.5
 """The read deadline the emulator under test is started with (seconds)."""
-SLACK = 2.0
-"""How much later than the deadline the connection may be closed."""
+SLACK = 3.0
+"""How much later than the deadline the connection may be closed (generous: the suite runs on busy machines)."""
 TRICKLE = 0.2
 """Seconds between the bytes a slow client sends."""
 HEAD = b"GET /_emulator/health HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n"
@@ -84,7 +84,7 @@ def _served_meanwhile(server: EmulatorServer, until: float) -> int:
     """Requests another, normal client got answered while the slow one trickled."""
     served = 0
     host, port = _address(server)
-    while time.monotonic() < until:
+    while served == 0 or time.monotonic() < until:  # at least one, however slow the machine
         conn = http.client.HTTPConnection(host, port, timeout=5)
         conn.request("GET", "/_emulator/health")
         assert conn.getresponse().status == 200
