@@ -94,8 +94,8 @@ test-airflow2: install-airflow2
 	$(BIN2)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 # The unit suites do not touch Airflow's moving parts, so the extra lines run only what does. Each line's suite is
-# mostly one busy core, so LINES_JOBS of them run at once (output kept per line).
-LINES_JOBS ?= 2
+# mostly one busy core, so all of them run at once (LINES_JOBS; output kept per line).
+LINES_JOBS ?= 3
 test-lines:
 	@$(MAKE) --no-print-directory -j$(LINES_JOBS) -Otarget $(foreach v,$(AIRFLOW_LINES),test-line-$(v))
 test-line-%: .venv-airflow-%/.installed
