@@ -107,20 +107,29 @@ def check(locks: list[Path]) -> int:
 
 
 def drift(lock: Path, python: str) -> int:
-    """Print how an unpinned environment differs from its lock; the exit status says nothing about drift."""
-    frozen = subprocess.run(
-        [_uv(), "pip", "freeze", "--python", python], check=True, capture_output=True, text=True
-    ).stdout
-    locked, fresh = pins(lock.read_text()), pins(frozen)
-    rows = [
-        (name, locked.get(name, "-"), fresh.get(name, "-"))
-        for name in sorted(locked.keys() | fresh.keys())
-        if locked.get(name) != fresh.get(name)
-    ]
-    print(f"\n{lock.relative_to(ROOT)} vs. a fresh unpinned install: {len(rows)} package(s) differ")
+    """Print how an environment differs from its lock; the exit status says nothing about drift.
+
+    uv compares them (``pip sync --dry-run``), so the lock's markers are evaluated for this environment: a
+    universal lock's Windows-only or newer-Python-only entries are not reported as missing.
+    """
+    plan = subprocess.run(
+        [_uv(), "pip", "sync", "--dry-run", "--python", python, str(lock)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    locked: dict[str, str] = {}
+    fresh: dict[str, str] = {}
+    for line in (plan.stdout + plan.stderr).splitlines():
+        sign, _, spec = line.strip().partition(" ")
+        if sign in "+-" and "==" in spec:
+            name, _, version = spec.partition("==")
+            (locked if sign == "+" else fresh)[_normal(name)] = version.split()[0]
+    rows = [(name, locked.get(name, "-"), fresh.get(name, "-")) for name in sorted(locked.keys() | fresh.keys())]
+    print(f"\n{lock.relative_to(ROOT)} vs. the environment of {python}: {len(rows)} package(s) differ")
     if rows:
         width = max(len(name) for name, _, _ in rows)
-        print(f"  {'package':<{width}}  {'locked':<14}  latest")
+        print(f"  {'package':<{width}}  {'locked':<14}  installed")
         for name, was, now in rows:
             print(f"  {name:<{width}}  {was:<14}  {now}")
     return 0
