@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -106,9 +106,3 @@ def decoding() -> Decoding:
     """The active decoder, for a converter being built now."""
     decode = fast_decoder()
     return Decoding("msgspec" if decode is not None else "stdlib", decode)
-
-
-def add_counts(total: dict[str, int], counts: Mapping[str, int]) -> None:
-    """Add lines-per-decoder ``counts`` (``{"msgspec": n, "stdlib": m}``) into ``total``."""
-    for name, lines in counts.items():
-        total[name] = total.get(name, 0) + lines

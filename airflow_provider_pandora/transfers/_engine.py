@@ -31,7 +31,7 @@ import hashlib
 import json
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,7 +42,6 @@ import requests
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.exceptions import BadLine, BadLineError, TransferError
 from airflow_provider_pandora.schema import check_choice
-from airflow_provider_pandora.transfers import _decode
 from airflow_provider_pandora.transfers._batch import Batch
 from airflow_provider_pandora.transfers._checkpoints import CHECKPOINT_VERSION, CheckpointStore, MemoryCheckpoints
 from airflow_provider_pandora.transfers._delivery import CONTENT_CODES, DEFAULT_ATTEMPTS, PushHook, Sender, Sent
@@ -172,7 +171,7 @@ class Transfer:
         self.points = self.bytes = self.batches = self.bad_lines = self.retries = 0
         self.possible_duplicates = 0
         self.sources_done = 0
-        self.decoded: dict[str, int] = {}
+        self.decoded: Counter[str] = Counter()
         """``jsonl``: lines of this run each JSON decoder decoded, ``{"msgspec": n, "stdlib": m}``, counted by
         the reader once per block (in this process, or in the encoding processes and returned with their
         batches); a line ``msgspec`` refused counts for ``stdlib``, which decided it. Not part of
@@ -417,7 +416,7 @@ class Transfer:
         """Send what the encoding processes returned, in source order, keeping ``limit`` blocks queued."""
         while len(self._pending) > limit or (self._pending and self._pending[0].done()):
             batches, bad, decoded = self._pending.popleft().result()
-            _decode.add_counts(self.decoded, decoded)
+            self.decoded.update(decoded)
             for batch in batches:
                 self._submit(batch)
             self._apply_bad(bad)
@@ -428,7 +427,7 @@ class Transfer:
         encoded = encode_lines(
             self._convert, block.data, block.offset, block.line, self._max_line, stop, self._fast, source.name
         )
-        _decode.add_counts(self.decoded, encoded.decoded)
+        self.decoded.update(encoded.decoded)
         batches, bad = self._batcher.add(encoded, stop)
         for batch in batches:
             self._submit(batch)
