@@ -54,7 +54,8 @@ FAILED_TRIES: dict[tuple[str, str, str, int], list[tuple[int, str]]] = {}
 #: (dag_id, run_id) -> the exceptions Airflow logged during that dag.test() (for a task that failed without raising)
 _LOGGED: dict[tuple[str, str], list[str]] = {}
 EXCEPTION_LINES = 40
-_CARETS = re.compile(r"^\s*[\^~]+\s*$")  # the markers under a traceback's source lines: noise in a tail
+#: the marker lines under a traceback's source lines ("    ^^^^^^" / "    ~~~~^^^"): noise in a short tail
+CARETS = re.compile(r"^\s*[\^~]+\s*$")
 _hookimpl = pluggy.HookimplMarker("airflow")  # what Airflow's listener managers (pluggy, project "airflow") collect
 
 
@@ -63,7 +64,7 @@ def _formatted(error: BaseException | str | None, last: int = EXCEPTION_LINES) -
         lines = "".join(traceback.format_exception(error)).splitlines()
     else:
         lines = str(error).splitlines()
-    return "\n".join([line for line in lines if not _CARETS.match(line)][-last:])
+    return "\n".join([line for line in lines if not CARETS.match(line)][-last:])
 
 
 class _FailedTries:

@@ -31,6 +31,8 @@ from typing import Any
 
 import requests
 
+from tests.common import CARETS
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 VENV_BIN = Path(sys.executable).parent
@@ -531,8 +533,6 @@ ERROR_LINE = re.compile(
     r"Traceback \(most recent|\bException\b|^[\w.]*(Error|Exception)\b:"
     r"|\b(ERROR|CRITICAL|FATAL)\b|\[(error|critical) *\]"
 )
-# the marker lines under a traceback's source lines ("    ^^^^^^" / "    ~~~~^^^"): noise in a short tail
-CARETS = re.compile(r"^\s*[\^~]+\s*$")
 CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
 
 
