@@ -20,14 +20,10 @@ from typing import Any
 from urllib.parse import quote
 
 from airflow_provider_pandora.emulator.core.faults import Fault
-from airflow_provider_pandora.emulator.http.server import EmulatorServer
+from airflow_provider_pandora.emulator.http.server import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, EmulatorServer
 
 __all__ = ["DEMO_ACCESS_KEY", "DEMO_SECRET_KEY", "PandoraEmulator"]
 
-DEMO_ACCESS_KEY = "pandora-demo-ak"
-"""The access key the emulator accepts unless told otherwise (documented; never a real key)."""
-DEMO_SECRET_KEY = "pandora-demo-sk-0123456789"  # noqa: S105 - a documented demo key
-"""The secret key paired with :data:`DEMO_ACCESS_KEY`."""
 DEFAULT_TICK = 0.05
 """Background pass interval in tests: exports deliver and schedules fire within ~50 ms."""
 

@@ -15,8 +15,8 @@ import requests
 
 from airflow_provider_pandora.emulator.__main__ import build_parser
 from airflow_provider_pandora.emulator.http import server as http_server
-from airflow_provider_pandora.emulator.http.server import ADMIN_TOKEN_HEADER, DEMO_CREDENTIALS, is_loopback
-from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PandoraEmulator
+from airflow_provider_pandora.emulator.http.server import ADMIN_TOKEN_HEADER, is_loopback
+from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, PandoraEmulator
 from tests.emulator.conftest import Api, error_code
 
 TOKEN = "s3cret-admin-token"
@@ -109,10 +109,6 @@ def test_no_warning_on_loopback_or_with_own_keys(
     with PandoraEmulator(host=host, credentials=credentials):
         pass
     assert not [r for r in caplog.records if "PUBLIC demo key pair" in r.message]
-
-
-def test_the_demo_pair_the_server_warns_about_is_the_documented_one() -> None:
-    assert {DEMO_ACCESS_KEY: DEMO_SECRET_KEY} == DEMO_CREDENTIALS
 
 
 def test_the_admin_token_is_an_option_of_the_command(monkeypatch: pytest.MonkeyPatch) -> None:

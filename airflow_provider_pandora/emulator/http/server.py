@@ -59,8 +59,12 @@ SINGLE_HEADERS = ("Content-Length", "Transfer-Encoding", "Authorization")
 
 ADMIN_TOKEN_HEADER = "X-Emulator-Admin-Token"  # noqa: S105 - a header name
 """The header a non-loopback client sends the emulator's admin token in, to reach ``/_emulator/...``."""
-DEMO_CREDENTIALS = {"pandora-demo-ak": "pandora-demo-sk-0123456789"}
-"""The public demo key pair (``testing.DEMO_ACCESS_KEY`` / ``DEMO_SECRET_KEY``): anyone can sign with it."""
+DEMO_ACCESS_KEY = "pandora-demo-ak"
+"""The access key the emulator accepts unless told otherwise (documented; never a real key)."""
+DEMO_SECRET_KEY = "pandora-demo-sk-0123456789"  # noqa: S105 - a documented demo key
+"""The secret key paired with :data:`DEMO_ACCESS_KEY`."""
+DEMO_CREDENTIALS = {DEMO_ACCESS_KEY: DEMO_SECRET_KEY}
+"""The public demo key pair: anyone can sign with it, so binding beyond loopback with it is warned about."""
 
 
 def is_loopback(host: str | bytes | bytearray) -> bool:
