@@ -42,7 +42,7 @@ $(UV):
 
 # $(call sync,VENV,LOCK): refuse a stale lock (offline), create the venv, make it exactly the lock, check it.
 define sync
-	UV=$(UV) $(PYTHON) tools/locks.py check $(2)
+	$(PYTHON) tools/locks.py check $(2)
 	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
 	$(UV) pip sync -q --python $(1)/bin/python --build-constraints $(BUILD_LOCK) \
 		--reinstall-package airflow-provider-pandora $(2)
