@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from airflow.providers.common.compat.sdk import BaseHook
 
@@ -130,6 +130,25 @@ def _where(bucket: str, key: str | None = None) -> str:
 def _check_bucket(bucket: str) -> None:
     if not bucket or not isinstance(bucket, str):
         raise PandoraValidationError("bucket", "must be a non-empty bucket name")
+
+
+class ObjectInfo(NamedTuple):
+    """One object as a listing or a HEAD request describes it: what tells one version of it from another."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: str
+    """ISO 8601, as the server gave it."""
+
+    def identity(self) -> dict[str, Any]:
+        """What a transfer checkpoint compares to tell whether the object changed between tries."""
+        return {"etag": self.etag, "size": self.size, "last_modified": self.last_modified}
+
+
+def _info(key: str, size: Any, etag: Any, modified: Any) -> ObjectInfo:
+    stamp = modified.isoformat() if hasattr(modified, "isoformat") else str(modified or "")
+    return ObjectInfo(key, int(size or 0), str(etag or "").strip('"'), stamp)
 
 
 class KodoHook(BaseHook):
@@ -251,6 +270,11 @@ class KodoHook(BaseHook):
         Keys ending in ``/`` (folder placeholders) are skipped. ``page_size`` (at most 1000) only
         changes how many keys each request returns.
         """
+        for info in self.iter_object_info(bucket, prefix, page_size=page_size):
+            yield info.key, info.size
+
+    def iter_object_info(self, bucket: str, prefix: str = "", *, page_size: int | None = None) -> Iterator[ObjectInfo]:
+        """As :meth:`iter_objects`, with each object's ETag and LastModified (what tells its versions apart)."""
         _check_bucket(bucket)
         paginator = self.get_client().get_paginator("list_objects_v2")
         pagination = {"PageSize": page_size} if page_size else {}
@@ -259,7 +283,7 @@ class KodoHook(BaseHook):
                 for item in page.get("Contents", ()):
                     key = item["Key"]
                     if not key.endswith("/"):
-                        yield key, int(item.get("Size", 0))
+                        yield _info(key, item.get("Size"), item.get("ETag"), item.get("LastModified"))
         except Exception as err:
             self._raise(err, "list", bucket, where=f"prefix {prefix!r} of bucket {bucket!r}")
 
@@ -274,19 +298,25 @@ class KodoHook(BaseHook):
 
     def object_size(self, bucket: str, key: str) -> int:
         """Size of one object in bytes (a HEAD request)."""
+        return self.object_info(bucket, key).size
+
+    def object_info(self, bucket: str, key: str) -> ObjectInfo:
+        """Size, ETag and LastModified of one object (a HEAD request)."""
         _check_bucket(bucket)
         try:
             response = self.get_client().head_object(Bucket=bucket, Key=key)
         except Exception as err:
             self._raise(err, "read", bucket, key)
-        return int(response["ContentLength"])
+        return _info(key, response.get("ContentLength"), response.get("ETag"), response.get("LastModified"))
 
-    def open_object(self, bucket: str, key: str, *, start: int = 0) -> StreamingBody:
+    def open_object(self, bucket: str, key: str, *, start: int = 0, etag: str | None = None) -> StreamingBody:
         """A streaming body of the object from byte ``start`` on; the caller closes it.
 
         Nothing is buffered beyond what is read: use ``.read(n)`` or ``.iter_chunks(n)``. With
         ``start > 0`` a ``Range: bytes=start-`` request resumes a partial read; a ``start`` at or past
-        the end raises :class:`KodoError` with code ``InvalidRange``.
+        the end raises :class:`KodoError` with code ``InvalidRange``. With ``etag``, the read is of that
+        version only (``If-Match``): an object replaced since raises :class:`KodoError` with code
+        ``PreconditionFailed`` instead of handing back bytes of another version.
         """
         _check_bucket(bucket)
         if start < 0:
@@ -294,6 +324,8 @@ class KodoHook(BaseHook):
         params: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if start:
             params["Range"] = f"bytes={start}-"
+        if etag:
+            params["IfMatch"] = f'"{etag}"'
         try:
             response = self.get_client().get_object(**params)
         except Exception as err:

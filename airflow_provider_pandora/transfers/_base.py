@@ -52,6 +52,11 @@ class BaseTransferOperator(PandoraBaseOperator):
     :param field_map: rename keys before encoding (``{"src": "dest"}``), ``None`` as target drops a key.
     :param on_bad_line: ``fail`` (default; the error names source, line, field and reason), ``skip``
         (count them) or ``dead_letter`` (append each, with its reason, as a JSON line to ``dead_letter_path``).
+    :param on_source_change: what a retry does with a source that changed since an earlier try delivered
+        from it (a file's size, mtime, device or inode; an object's ETag, size or LastModified): ``reread``
+        (default) reads it again from its start and counts the points delivered from its earlier version in
+        ``possible_duplicates``; ``fail`` stops the try and names the sources. A new source is always read
+        whole, and a byte offset is only ever resumed in the very version the checkpoint describes.
     :param gzip: gzip the request bodies.
     :param max_in_flight: batches posted concurrently while the next ones are read and encoded.
     :param max_line_bytes: longer lines are bad lines (discarded while streaming).
@@ -73,6 +78,7 @@ class BaseTransferOperator(PandoraBaseOperator):
         "field_map",
         "on_bad_line",
         "dead_letter_path",
+        "on_source_change",
         "gzip",
         "max_in_flight",
         "max_line_bytes",
@@ -90,6 +96,7 @@ class BaseTransferOperator(PandoraBaseOperator):
         field_map: Mapping[str, str | None] | str | None = None,
         on_bad_line: str = "fail",
         dead_letter_path: str | None = None,
+        on_source_change: str = "reread",
         gzip: bool | str = False,
         max_in_flight: int | str = DEFAULT_MAX_IN_FLIGHT,
         max_line_bytes: int | str = DEFAULT_MAX_LINE_BYTES,
@@ -104,6 +111,7 @@ class BaseTransferOperator(PandoraBaseOperator):
         self.field_map = field_map
         self.on_bad_line = on_bad_line
         self.dead_letter_path = dead_letter_path
+        self.on_source_change = on_source_change
         self.gzip = gzip
         self.max_in_flight = max_in_flight
         self.max_line_bytes = max_line_bytes
@@ -129,6 +137,7 @@ class BaseTransferOperator(PandoraBaseOperator):
             field_map=parse_json_param(self.field_map, "field_map", error=TransferError),
             on_bad_line=str(self.on_bad_line),
             dead_letter_path=str(self.dead_letter_path) if self.dead_letter_path else None,
+            on_source_change=str(self.on_source_change),
             gzip=parse_bool_param(self.gzip, "gzip", error=TransferError),
             max_in_flight=parse_int_param(self.max_in_flight, "max_in_flight", error=TransferError),
             max_line_bytes=parse_int_param(self.max_line_bytes, "max_line_bytes", error=TransferError),

@@ -22,7 +22,12 @@ Why the flow is shaped this way:
   the checkpoint. Bad lines past the checkpoint are met again by the next try (counted,
   dead-lettered again). A try that dies without settling (SIGKILL, a lost worker) may have had up to
   ``max_in_flight`` batches posted past its checkpoint: the next try counts the points of that many
-  batches it sends first as possible duplicates, unless the checkpoint says the try that saved it settled.
+  batches it sends first from the sources at or after the checkpoint's position as possible duplicates,
+  unless the checkpoint says the try that saved it settled.
+* **Sources that change between tries.** The checkpoint keeps every source with its identity
+  (:func:`~._checkpoints.plan_resume`): only a done, unchanged source is skipped and a byte offset is
+  resumed only in the version it was taken in; a new source is read whole, and a changed one from its start
+  with the points delivered from its earlier version counted as possible duplicates.
 """
 
 from __future__ import annotations
@@ -43,7 +48,17 @@ from airflow_provider_pandora import wire
 from airflow_provider_pandora.exceptions import BadLine, BadLineError, TransferError
 from airflow_provider_pandora.schema import check_choice
 from airflow_provider_pandora.transfers._batch import Batch
-from airflow_provider_pandora.transfers._checkpoints import CHECKPOINT_VERSION, CheckpointStore, MemoryCheckpoints
+from airflow_provider_pandora.transfers._checkpoints import (
+    CHECKPOINT_VERSION,
+    SOURCE_CHANGE_POLICIES,
+    CheckpointStore,
+    MemoryCheckpoints,
+    Plan,
+    Start,
+    Totals,
+    identity_key,
+    plan_resume,
+)
 from airflow_provider_pandora.transfers._delivery import CONTENT_CODES, DEFAULT_ATTEMPTS, PushHook, Sender, Sent
 from airflow_provider_pandora.transfers._encoding import (
     Batcher,
@@ -109,10 +124,14 @@ class TransferOptions:
     """Smaller batches only for tests; bodies always stay below 2 MiB."""
     encode_processes: int = 0
     """``jsonl`` only: parse and encode in this many worker processes (spawned) instead of this one."""
+    on_source_change: str = "reread"
+    """A source changed since an earlier try delivered from it: ``reread`` it from its start (counting what
+    may be stored twice) or ``fail``."""
 
     def validate(self) -> None:
         check_choice(self.format, FORMATS, "format", error=TransferError)
         check_choice(self.on_bad_line, BAD_LINE_POLICIES, "on_bad_line", error=TransferError)
+        check_choice(self.on_source_change, SOURCE_CHANGE_POLICIES, "on_source_change", error=TransferError)
         if self.on_bad_line == "dead_letter" and not self.dead_letter_path:
             raise TransferError("dead_letter_path", "is required when on_bad_line='dead_letter'")
         if not 1 <= self.max_in_flight <= MAX_IN_FLIGHT_LIMIT:
@@ -167,10 +186,13 @@ class Transfer:
         self.on_ack = on_ack
         self.encoder: wire.PointEncoder | None = None
         self._dead_letter: IO[str] | None = None
-        # running totals (carried over from a checkpoint)
-        self.points = self.bytes = self.batches = self.bad_lines = self.retries = 0
-        self.possible_duplicates = 0
+        self.totals = Totals()
+        """Running totals, carried over from a checkpoint."""
         self.sources_done = 0
+        self._starts: list[Start] = []
+        # per source of this try: [name, identity digest, points acknowledged] (saved with each checkpoint)
+        self._ledger: list[list[Any]] = []
+        self._current = 0
         self.decoded: Counter[str] = Counter()
         """``jsonl``: lines of this run each JSON decoder decoded, ``{"msgspec": n, "stdlib": m}``, counted by
         the reader once per block (in this process, or in the encoding processes and returned with their
@@ -184,6 +206,8 @@ class Transfer:
         self._broken = False
         # batches still to be counted as possible duplicates: ones a killed try may have posted past its checkpoint
         self._unsettled = 0
+        # per source index: points re-sent from a changed source still to be counted as possible duplicates
+        self._reread: dict[int, int] = {}
         self._sender = Sender(hook, options.repo, gzip=options.gzip, attempts=options.attempts, log=self.log)
         # the batch being built (encoded formats, in this process)
         self._batcher = Batcher(options.max_batch_bytes)
@@ -198,7 +222,7 @@ class Transfer:
         """Deliver every source; returns :meth:`result` (totals, carried over from a checkpoint)."""
         opts = self.options
         self._started = self._last_log = time.monotonic()
-        start_index, offset, line = self._resume(sources)
+        self._resume(sources)
         if opts.format != "pandora":
             self.encoder = self.hook.encoder_for(opts.repo, opts.schema, opts.field_map)
         self._convert = self._converter()
@@ -208,10 +232,11 @@ class Transfer:
             self._procs = process_pool(opts.encode_processes, self.encoder.schema, self.encoder.field_map)
         self._pool = ThreadPoolExecutor(max_workers=opts.max_in_flight, thread_name_prefix="pandora-push")
         try:
-            for index in range(start_index, len(sources)):
-                self._read_source(index, sources[index], offset, line)
-                offset, line = 0, 0
-                self._csv.header = None
+            for index, (source, start) in enumerate(zip(sources, self._starts, strict=True)):
+                if not start.skip:
+                    self._current = index
+                    self._csv.header = start.header
+                    self._read_source(index, source, start.offset, start.line)
                 self.sources_done = index + 1
             self._drain()
         except BaseException:
@@ -226,98 +251,98 @@ class Transfer:
         result = self.result()
         if self.checkpoints is not None:
             self.checkpoints.clear()
-        self.log.info(
-            "transfer into repo %r done: %d points, %d bytes in %d batches, %d bad lines, %d retries, %.1f s",
-            opts.repo,
-            self.points,
-            self.bytes,
-            self.batches,
-            self.bad_lines,
-            self.retries,
-            result["seconds"],
-        )
+        self.log.info("transfer into repo %r done: %s in %.1f s", opts.repo, self._progress(), result["seconds"])
         if self.decoded:
             decoded = ", ".join(f"{lines} by {name}" for name, lines in sorted(self.decoded.items()))
             self.log.info("JSON lines decoded: %s", decoded)
-        if self.possible_duplicates:
+        if self.totals.possible_duplicates:
             self.log.warning(
-                "%d points were in batches that failed after the server may have stored them and were sent "
-                "again; they may be stored twice (delivery is at least once)",
-                self.possible_duplicates,
+                "%d points were sent again after the server may have stored them (a batch that failed late, a "
+                "try that stopped, a source that changed); they may be stored twice (delivery is at least once)",
+                self.totals.possible_duplicates,
             )
         return result
 
     def result(self) -> dict[str, Any]:
+        """The totals over every try, with this try's ``seconds`` and the ``sources`` read."""
         return {
-            "points": self.points,
-            "bytes": self.bytes,
-            "batches": self.batches,
-            "bad_lines": self.bad_lines,
-            "retries": self.retries,
+            **self.totals.as_dict(),
             "seconds": round(time.monotonic() - self._started, 3),
             "sources": self.sources_done,
-            "possible_duplicates": self.possible_duplicates,
         }
 
-    # ---- checkpoints -------------------------------------------------------------------------
-    def _resume(self, sources: Sequence[Source]) -> tuple[int, int, int]:
-        index, offset, line = self._load(sources)
-        if self.checkpoints is not None and sources:
-            self._last_state = self._state(sources[index].name, offset, line, self._csv.header)
-        return index, offset, line
-
-    def _load(self, sources: Sequence[Source]) -> tuple[int, int, int]:
-        if self.checkpoints is None:
-            return 0, 0, 0
-        state = self.checkpoints.load()
-        if not state:
-            return 0, 0, 0
-        if state.get("version") != CHECKPOINT_VERSION or state.get("fingerprint") != self.fingerprint:
-            self.log.warning("ignoring a checkpoint saved for other inputs; starting from the beginning")
-            return 0, 0, 0
-        names = [s.name for s in sources]
-        name = state.get("source")
-        if name not in names:
-            self.log.warning("the checkpointed source %r is no longer listed; starting from the beginning", name)
-            return 0, 0, 0
-        index = names.index(name)
-        for key in ("points", "bytes", "batches", "bad_lines", "retries", "possible_duplicates"):
-            setattr(self, key, int(state.get(key) or 0))
-        self._csv.header = state.get("header")
-        offset, line = int(state.get("offset") or 0), int(state.get("line") or 0)
-        self.sources_done = index
-        if not state.get("settled"):
-            self._unsettled = int(state.get("in_flight") or self.options.max_in_flight)
-        self.log.info(
-            "resuming from the checkpoint: source %r at byte %d (line %d); %d points already delivered",
-            name,
-            offset,
-            line,
-            self.points,
+    def _progress(self) -> str:
+        t = self.totals
+        return (
+            f"{t.points} points, {t.bytes / 1048576:.1f} MiB in {t.batches} batches, {t.bad_lines} bad lines, "
+            f"{t.retries} retries, {t.possible_duplicates} possible duplicates"
         )
-        return index, offset, line
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def _resume(self, sources: Sequence[Source]) -> None:
+        plan = (
+            plan_resume(
+                self.checkpoints.load(),
+                sources,
+                fingerprint=self.fingerprint,
+                max_in_flight=self.options.max_in_flight,
+                on_source_change=self.options.on_source_change,
+            )
+            if self.checkpoints is not None
+            else Plan([Start() for _ in sources])
+        )
+        for warning in plan.warnings:
+            self.log.warning(warning)
+        self.totals = plan.totals
+        self._starts = plan.starts
+        self._unsettled = plan.unsettled
+        self._reread = {index: start.reread for index, start in enumerate(plan.starts) if start.reread}
+        self._ledger = [
+            [source.name, identity_key(source.identity), start.delivered]
+            for source, start in zip(sources, plan.starts, strict=True)
+        ]
+        first = next((index for index, start in enumerate(plan.starts) if not start.skip), len(sources))
+        self.sources_done = first
+        if plan.resumed:
+            skipped = sum(start.skip for start in plan.starts)
+            where = (
+                f"source {sources[first].name} at byte {plan.starts[first].offset} (line {plan.starts[first].line})"
+                if first < len(sources)
+                else "the end"
+            )
+            self.log.info(
+                "resuming from the checkpoint: %d source(s) done and unchanged, continuing with %s; %d points "
+                "already delivered",
+                skipped,
+                where,
+                self.totals.points,
+            )
+        if self.checkpoints is not None and first < len(sources):
+            start = plan.starts[first]
+            self._current = first
+            self._last_state = self._state(first, start.offset, start.line, start.header)
 
     def _save(self, batch: Batch) -> None:
         if self.checkpoints is None:
             return
-        self._last_state = self._state(batch.source, batch.end_offset, batch.end_line, batch.header)
+        self._last_state = self._state(batch.source_index, batch.end_offset, batch.end_line, batch.header)
         self.checkpoints.save(self._last_state)
 
-    def _state(self, source: str, offset: int, line: int, header: list[str] | None) -> dict[str, Any]:
+    def _state(self, index: int, offset: int, line: int, header: list[str] | None) -> dict[str, Any]:
+        """The checkpoint: every source of this try (done before ``index``), the position in ``index``, totals."""
         return {
             "version": CHECKPOINT_VERSION,
             "fingerprint": self.fingerprint,
-            "source": source,
+            "sources": [list(entry) for entry in self._ledger],
+            "current": index,
+            "source": self._ledger[index][0],
             "offset": offset,
             "line": line,
             "header": header,
-            "points": self.points,
-            "bytes": self.bytes,
-            "batches": self.batches,
-            "bad_lines": self.bad_lines,
-            "retries": self.retries,
-            "possible_duplicates": self.possible_duplicates,
-            "in_flight": self.options.max_in_flight,
+            "totals": self.totals.as_dict(),
+            # batches past this position that may be posted if this try dies now: this try's own, and those
+            # a killed earlier try may have posted that this one has not re-sent yet
+            "in_flight": max(self.options.max_in_flight, self._unsettled),
         }
 
     # ---- bad lines -----------------------------------------------------------------------------
@@ -326,19 +351,19 @@ class Transfer:
         policy = self.options.on_bad_line
         if policy == "fail":
             raise BadLineError(bad)
-        self.bad_lines += 1
+        self.totals.bad_lines += 1
         if policy == "dead_letter":
             if self._dead_letter is None:
                 path = str(self.options.dead_letter_path)
                 self._dead_letter = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in run()
             self._dead_letter.write(bad.to_json() + "\n")
             self._dead_letter.flush()
-        if self.bad_lines <= LOGGED_BAD_LINES:
+        if self.totals.bad_lines <= LOGGED_BAD_LINES:
             self.log.warning(
                 "bad line (%s): %s%s",
                 policy,
                 bad.describe(),
-                "; later ones are only counted" if self.bad_lines == LOGGED_BAD_LINES else "",
+                "; later ones are only counted" if self.totals.bad_lines == LOGGED_BAD_LINES else "",
             )
 
     def _fail_before(self, bad: BadLine) -> None:
@@ -482,18 +507,19 @@ class Transfer:
             except BaseException as exc:
                 self.log.debug("batch of %s failed while stopping: %s", batch.source, exc)
         if quiet and self._last_state is not None and self.checkpoints is not None:
-            # nothing of this try is in flight any more: the next try need not suspect the batches after it
-            self._last_state["possible_duplicates"] = self.possible_duplicates
-            self._last_state["retries"] = self.retries
-            self._last_state["settled"] = True
+            # nothing of this try is in flight any more: the next try suspects only what a killed earlier try
+            # may have posted and this one has not re-sent
+            self._last_state["totals"] = self.totals.as_dict()
+            self._last_state["in_flight"] = self._unsettled
+            self._last_state["settled"] = not self._unsettled
             self.checkpoints.save(self._last_state)
 
     def _settle(self, batch: Batch, sent: Sent, future: Future[None]) -> None:
         try:
             future.result()
             if self._broken:  # landed after a failed batch: beyond the checkpoint, so sent again next try
-                self.retries += sent.retries
-                self.possible_duplicates += sent.points + sent.possible_duplicates
+                self.totals.retries += sent.retries
+                self.totals.possible_duplicates += sent.points + sent.possible_duplicates
                 self.log.warning(
                     "batch of %s lines %d-%d landed after an earlier batch failed; the next try sends its %d "
                     "points again",
@@ -507,19 +533,21 @@ class Transfer:
                 self._bad(bad)  # "fail" raises here, before this batch's end is checkpointed
         except BaseException:
             self._broken = True
-            self.retries += sent.retries
+            self.totals.retries += sent.retries
             # what landed of this batch (good points around a refused one, copies stored before an
             # error answer) is sent again by the next try
-            self.possible_duplicates += sent.points + sent.possible_duplicates
+            self.totals.possible_duplicates += sent.points + sent.possible_duplicates
             raise
-        self.retries += sent.retries
-        self.points += sent.points
-        self.bytes += sent.bytes
-        self.batches += sent.requests
-        self.possible_duplicates += sent.possible_duplicates
-        if self._unsettled:
+        totals = self.totals
+        totals.retries += sent.retries
+        totals.points += sent.points
+        totals.bytes += sent.bytes
+        totals.batches += sent.requests
+        totals.possible_duplicates += sent.possible_duplicates
+        self._ledger[batch.source_index][2] += sent.points
+        if self._unsettled and self._starts[batch.source_index].suspect:
             self._unsettled -= 1
-            self.possible_duplicates += sent.points
+            totals.possible_duplicates += sent.points
             self.log.warning(
                 "batch of %s lines %d-%d follows a checkpoint whose try stopped without settling (killed?); "
                 "that try may have stored its %d points already",
@@ -527,6 +555,17 @@ class Transfer:
                 batch.first_line,
                 batch.end_line,
                 sent.points,
+            )
+        elif self._reread.get(batch.source_index):
+            counted = min(self._reread[batch.source_index], sent.points)
+            self._reread[batch.source_index] -= counted
+            totals.possible_duplicates += counted
+            self.log.warning(
+                "batch of %s lines %d-%d: %d of its points may repeat ones delivered from the source's earlier version",
+                batch.source,
+                batch.first_line,
+                batch.end_line,
+                counted,
             )
         if sent.possible_duplicates:
             self.log.warning(
@@ -549,13 +588,10 @@ class Transfer:
         self._last_log = now
         elapsed = max(now - self._started, 1e-9)
         self.log.info(
-            "progress: %d points, %.1f MiB, %.0f points/s, %.1f MiB/s, %d bad lines, %d retries (reading %s)",
-            self.points,
-            self.bytes / 1048576,
-            self.points / elapsed,
-            self.bytes / 1048576 / elapsed,
-            self.bad_lines,
-            self.retries,
+            "progress: %s; %.0f points/s, %.1f MiB/s (reading %s)",
+            self._progress(),
+            self.totals.points / elapsed,
+            self.totals.bytes / 1048576 / elapsed,
             source,
         )
 

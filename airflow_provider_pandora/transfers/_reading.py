@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from airflow_provider_pandora.exceptions import TransferError
 
@@ -33,6 +33,10 @@ class Source:
     name: str
     open: Callable[[int], IO[bytes]]
     gzip: bool = False
+    identity: Mapping[str, Any] | None = None
+    """What makes this the same source on the next try (a local file's size, ``mtime_ns``, device and inode;
+    an object's ETag, size and LastModified): a checkpoint resumes a source only while it is unchanged, and
+    ``open`` refuses a source that no longer matches. ``None``: unknown, the name alone is trusted."""
 
 
 @dataclass

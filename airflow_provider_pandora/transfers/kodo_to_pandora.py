@@ -11,11 +11,14 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from airflow_provider_pandora.exceptions import TransferError
+from airflow_provider_pandora.exceptions import KodoError, TransferError
 from airflow_provider_pandora.transfers._base import BaseTransferOperator
 from airflow_provider_pandora.transfers._reading import Source
+
+if TYPE_CHECKING:
+    from airflow_provider_pandora.hooks.kodo import ObjectInfo
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +27,22 @@ READ_REOPENS = 3
 
 
 class ResumingObjectReader(io.RawIOBase):
-    """A Kodo object as a readable stream that reopens itself at the current byte after a broken read."""
+    """A Kodo object as a readable stream that reopens itself at the current byte after a broken read.
 
-    def __init__(self, hook: Any, bucket: str, key: str, start: int = 0, size: int | None = None) -> None:
+    With ``etag`` every request reads that version only (``If-Match``): bytes of an object replaced between
+    tries, or midway through a read, are never stitched onto bytes of the version read before.
+    """
+
+    def __init__(
+        self, hook: Any, bucket: str, key: str, start: int = 0, size: int | None = None, etag: str | None = None
+    ) -> None:
         super().__init__()
         self.hook = hook
         self.bucket = bucket
         self.key = key
         self.position = start
         self.size = size
+        self.etag = etag
         self._body: Any = None
         self._reopens = 0
 
@@ -43,13 +53,24 @@ class ResumingObjectReader(io.RawIOBase):
     def _open(self) -> Any:
         if self.size is not None and self.position >= self.size:
             return io.BytesIO(b"")  # a ranged GET at or past the end is an error; nothing is left anyway
+        if self.etag:
+            return self.hook.open_object(self.bucket, self.key, start=self.position, etag=self.etag)
         return self.hook.open_object(self.bucket, self.key, start=self.position)
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes (all for ``-1``); a broken read reopens at the current byte, a few times at most."""
         while True:
             if self._body is None:
-                self._body = self._open()
+                try:
+                    self._body = self._open()
+                except KodoError as err:
+                    if err.code != "PreconditionFailed":
+                        raise
+                    raise TransferError(
+                        "source",
+                        f"kodo://{self.bucket}/{self.key} was replaced while it was being read (its ETag is no "
+                        f"longer {self.etag}); the next try reads it again from its start",
+                    ) from err
             try:
                 data: bytes = self._body.read(size if size is not None and size >= 0 else None)
             except Exception as err:
@@ -101,20 +122,28 @@ def kodo_sources(
     if not key and not prefix:
         raise TransferError("key", "give the object's key, or a prefix to read every object under it")
     if key:
-        items: list[tuple[str, int | None]] = [(str(key), None)]
+        items = [hook.object_info(bucket, str(key))]
     else:
-        items = sorted(hook.iter_objects(bucket, str(prefix), page_size=page_size))
+        items = sorted(hook.iter_object_info(bucket, str(prefix), page_size=page_size))
         if not items:
             raise TransferError("prefix", f"no objects under kodo://{bucket}/{prefix}")
 
-    def opener(name: str, size: int | None) -> Any:
+    def opener(info: ObjectInfo) -> Any:
         def open_at(offset: int) -> IO[bytes]:
-            known = size if size is not None or not offset else hook.object_size(bucket, name)
-            return io.BufferedReader(ResumingObjectReader(hook, bucket, name, offset, known), buffer_size=1 << 20)
+            reader = ResumingObjectReader(hook, bucket, info.key, offset, info.size, etag=info.etag or None)
+            return io.BufferedReader(reader, buffer_size=1 << 20)
 
         return open_at
 
-    return [Source(name=f"kodo://{bucket}/{k}", open=opener(k, s), gzip=k.endswith(".gz")) for k, s in items]
+    return [
+        Source(
+            name=f"kodo://{bucket}/{info.key}",
+            open=opener(info),
+            gzip=info.key.endswith(".gz"),
+            identity=info.identity(),
+        )
+        for info in items
+    ]
 
 
 class KodoToPandoraOperator(BaseTransferOperator):

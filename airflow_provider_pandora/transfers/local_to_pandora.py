@@ -12,11 +12,28 @@ from airflow_provider_pandora.transfers._base import BaseTransferOperator
 from airflow_provider_pandora.transfers._reading import Source
 
 
-def _opener(path: str) -> Any:
+def file_identity(stat: os.stat_result) -> dict[str, int]:
+    """What tells one version of a file from another: a checkpoint resumes only a file that still matches."""
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "dev": stat.st_dev, "ino": stat.st_ino}
+
+
+def _opener(path: str, identity: dict[str, int]) -> Any:
     def open_at(offset: int) -> IO[bytes]:
         handle = open(path, "rb")  # noqa: SIM115 - the engine closes it
-        if offset:
-            handle.seek(offset)
+        try:
+            now = file_identity(os.fstat(handle.fileno()))
+            if now != identity:  # never read on (or seek into) another version than the one planned for
+                raise TransferError(
+                    "source_path",
+                    f"{path} changed after it was listed (size {identity['size']} -> {now['size']}); a file must "
+                    "not be written while it is transferred (write it under another name, then rename it). The "
+                    "next try reads it again from its start",
+                )
+            if offset:
+                handle.seek(offset)
+        except BaseException:
+            handle.close()
+            raise
         return handle
 
     return open_at
@@ -46,7 +63,11 @@ def local_files(source_path: str) -> list[str]:
 
 def local_sources(source_path: str) -> list[Source]:
     """One source per file matched by ``source_path``, ``.gz`` files decompressed on the fly."""
-    return [Source(name=path, open=_opener(path), gzip=path.endswith(".gz")) for path in local_files(source_path)]
+    sources = []
+    for path in local_files(source_path):
+        identity = file_identity(os.stat(path))
+        sources.append(Source(name=path, open=_opener(path, identity), gzip=path.endswith(".gz"), identity=identity))
+    return sources
 
 
 class LocalFilesystemToPandoraOperator(BaseTransferOperator):

@@ -13,6 +13,7 @@ from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from airflow_provider_pandora.exceptions import PandoraServerError
 from airflow_provider_pandora.hooks.pandora import PandoraHook
 from airflow_provider_pandora.transfers._engine import MemoryCheckpoints, Transfer, TransferError, TransferOptions
+from airflow_provider_pandora.hooks.kodo import ObjectInfo
 from airflow_provider_pandora.transfers.kodo_to_pandora import KodoToPandoraOperator, kodo_sources
 from tests.moto_s3 import KodoBucket
 from tests.transfers.conftest import REPO, jsonl, users
@@ -74,9 +75,10 @@ def test_object_over_50_mb_streams_and_resumes_with_a_ranged_read(
     ranges: list[int] = []
     original = hook.open_object
 
-    def spy(bucket: str, key: str, *, start: int = 0) -> Any:
+    def spy(bucket: str, key: str, *, start: int = 0, etag: str | None = None) -> Any:
         ranges.append(start)
-        return original(bucket, key, start=start)
+        assert etag  # every read, the first one too, is of the version listed
+        return original(bucket, key, start=start, etag=etag)
 
     hook.open_object = spy  # type: ignore[method-assign]
     sources = kodo_sources(hook, kodo_conn.bucket, "big/one.txt", None)
@@ -121,6 +123,9 @@ def test_a_broken_object_read_resumes_from_the_byte_it_reached() -> None:
 
     class Hook:
         starts: list[int] = []
+
+        def object_info(self, bucket: str, key: str) -> ObjectInfo:
+            return ObjectInfo(key, len(data), "", "")
 
         def open_object(self, bucket: str, key: str, *, start: int = 0) -> _Broken:
             self.starts.append(start)

@@ -164,7 +164,7 @@ def test_fail_names_source_line_field_and_reason_after_delivering_what_came_befo
     assert "'many' is not a whole number" in message
     assert users(pandora) == ["u0", "u1"]
     checkpoint = context["task_state_store"].values["pandora_transfer_checkpoint"]
-    assert (checkpoint["line"], checkpoint["points"]) == (2, 2)
+    assert (checkpoint["line"], checkpoint["totals"]["points"]) == (2, 2)
     # a retry that skips bad lines resumes at the bad line: nothing is sent twice
     result = run(context, source, on_bad_line="skip", encode_processes=processes)
     assert (result["points"], result["bad_lines"]) == (4, 1)

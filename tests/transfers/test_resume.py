@@ -58,9 +58,9 @@ def test_killed_transfer_resumes_and_every_point_lands_once_except_counted(
         transfer(store, fmt, on_ack=faults).run(sources)
     checkpoint = store.load()
     assert checkpoint is not None
-    assert N // 2 < checkpoint["points"] < N
+    assert N // 2 < checkpoint["totals"]["points"] < N
     assert checkpoint["source"] == str(second)
-    assert checkpoint["possible_duplicates"] >= 1
+    assert checkpoint["totals"]["possible_duplicates"] >= 1
 
     pandora.clear_faults()
     result = transfer(store, fmt).run(sources)
