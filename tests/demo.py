@@ -60,7 +60,7 @@ def _write_input(path: Path) -> None:
             fh.write(json.dumps(point) + "\n")
 
 
-def _start_emulator(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+def _start_emulator(env: dict[str, str], export_allow: str) -> tuple[subprocess.Popen[str], str]:
     cmd = [
         sys.executable,
         "-m",
@@ -71,6 +71,8 @@ def _start_emulator(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
         str(DEMO / "pandora-data"),
         "--kodo-root",
         str(DEMO / "kodo"),
+        "--export-allow",  # where the pipeline's HTTP export may deliver: the receiver, nothing else
+        export_allow,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert proc.stdout is not None
@@ -144,7 +146,7 @@ def main() -> int:
     )
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    emulator, url = _start_emulator(env)
+    emulator, url = _start_emulator(env, f"127.0.0.1:{receiver.server_port}")
     started = time.monotonic()
     ok = False
     try:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from airflow_provider_pandora.emulator.delivery.export_allow import parse_allow
 from airflow_provider_pandora.emulator.http.server import MIN_BODY_RATE, READ_TIMEOUT, EmulatorServer
 from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
@@ -26,6 +27,13 @@ def _credential(value: str) -> tuple[str, str]:
     if not sep or not access_key or not secret_key:
         raise argparse.ArgumentTypeError(f"{value.split(':', 1)[0]!r}...: credentials must be AK:SK")
     return access_key, secret_key
+
+
+def _export_allow(value: str) -> str:
+    try:
+        return str(parse_allow(value))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TOKEN",
         help="let clients beyond loopback call /_emulator/... when they send X-Emulator-Admin-Token: TOKEN "
         "(default $PANDORA_EMULATOR_ADMIN_TOKEN; without one, loopback clients only)",
+    )
+    parser.add_argument(
+        "--export-allow",
+        type=_export_allow,
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="a destination http exports may deliver to, repeatable; without PORT every port of HOST. Hosts match "
+        "as export specs write them (no resolving); none is allowed by default, and the emulator's own address "
+        "never is",
     )
     parser.add_argument(
         "--read-timeout",
@@ -88,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         read_timeout=args.read_timeout,
         min_body_rate=args.min_body_rate,
         admin_token=args.admin_token,
+        export_allow=args.export_allow,
     )
     done = threading.Event()
 
@@ -100,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"PANDORA_EMULATOR_URL={server.url}", flush=True)
     mode = " (sink mode: points are counted, not stored)" if args.sink else ""
     print(f"data dir {data_dir}, kodo root {server.engine.kodo_root}{mode}", file=sys.stderr, flush=True)
+    allowed = ", ".join(args.export_allow) or "none (--export-allow HOST[:PORT] allows one)"
+    print(f"http exports may deliver to: {allowed}", file=sys.stderr, flush=True)
     try:
         while not done.wait(0.5):
             pass

@@ -13,13 +13,14 @@ import shutil
 import ssl
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 from airflow_provider_pandora.emulator.core.faults import Fault
+from airflow_provider_pandora.emulator.delivery.export_allow import parse_allow
 from airflow_provider_pandora.emulator.http.server import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, EmulatorServer
 
 __all__ = ["DEMO_ACCESS_KEY", "DEMO_SECRET_KEY", "PandoraEmulator"]
@@ -44,6 +45,10 @@ class PandoraEmulator:
     :param ssl_context: a server-side context to serve HTTPS instead of HTTP (TLS settings of clients).
     :param admin_token: lets clients that are not on loopback call the ``/_emulator/...`` admin endpoints, sending
         it in ``X-Emulator-Admin-Token``; without it only loopback clients may (the helpers here need neither).
+    :param export_allow: ``HOST[:PORT]`` destinations ``http`` exports may deliver to (``--export-allow``), such
+        as ``["127.0.0.1:8080"]``; an entry without a port allows every port of the host. None by default, so an
+        ``http`` export to a test's receiver needs its address here or in :meth:`allow_export`. The emulator's
+        own address is refused always.
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class PandoraEmulator:
         tick: float = DEFAULT_TICK,
         ssl_context: ssl.SSLContext | None = None,
         admin_token: str | None = None,
+        export_allow: Iterable[str] = (),
     ) -> None:
         self.host = host
         self.port = port
@@ -72,7 +78,9 @@ class PandoraEmulator:
         self.tick = tick
         self.ssl_context = ssl_context
         self.admin_token = admin_token
+        self.export_allow: list[str] = []
         self._server: EmulatorServer | None = None
+        self.allow_export(*export_allow)
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> PandoraEmulator:
@@ -89,6 +97,7 @@ class PandoraEmulator:
                 tick=self.tick,
                 ssl_context=self.ssl_context,
                 admin_token=self.admin_token,
+                export_allow=self.export_allow,
             )
             self._server.start()
         return self
@@ -157,6 +166,19 @@ class PandoraEmulator:
             f"/?__extra__={quote(extras, safe='')}"
         )
 
+    def allow_export(self, *destinations: str) -> None:
+        """Let ``http`` exports deliver to these ``HOST[:PORT]`` destinations too (``--export-allow``), at once
+        when running (for a receiver started after the emulator); :class:`ValueError` for a malformed one."""
+        entries = []
+        for destination in destinations:
+            try:
+                entries.append(str(parse_allow(destination)))
+            except ValueError as err:
+                raise ValueError(f"export_allow: {err}") from None
+        self.export_allow.extend(entry for entry in entries if entry not in self.export_allow)
+        if self._server is not None:
+            self._server.engine.export_policy.allow(*entries)
+
     # ---- inspection ------------------------------------------------------------------------------------
     def points(self, repo: str) -> list[dict[str, Any]]:
         """Every stored point of ``repo``, decoded to typed values (``datetime`` for dates), in arrival order."""
@@ -171,12 +193,16 @@ class PandoraEmulator:
         return self.server.engine.stats()
 
     def export_status(self, repo: str, export: str) -> dict[str, Any]:
-        """An export's type and delivery state (such as how far it has delivered); ``KeyError`` if it does not exist."""
+        """An export's type and delivery state (``delivered``, ``undelivered`` points, ``status``: ``running``,
+        ``retrying`` or ``refused``, ``lastError``, and ``refused``: the destination ``--export-allow`` refused);
+        ``KeyError`` if it does not exist."""
         engine = self.server.engine
         doc = engine.store.get("export", export, scope=repo)
         if doc is None:
             raise KeyError(f"export {export!r} of repo {repo!r} does not exist")
-        return {"type": doc["type"], **(doc.get("state") or {})}
+        state = doc.get("state") or {}
+        undelivered = engine.undelivered(repo, int(state.get("offset") or 0))
+        return {"type": doc["type"], **state, "undelivered": undelivered}
 
     # ---- control ---------------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -210,7 +236,8 @@ class PandoraEmulator:
         self.server.engine.runner.deliver_exports()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until no job run is running and every export has delivered what it can; returns whether it got there."""
+        """Wait until no job run is running and every export has delivered what it can (one whose destination is
+        refused can deliver nothing: see :meth:`export_status`); returns whether it got there."""
         engine = self.server.engine
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -218,6 +245,8 @@ class PandoraEmulator:
             if not busy:
                 for export in engine.store.docs("export"):
                     state = export.get("state") or {}
+                    if state.get("status") == "refused":
+                        continue
                     if state.get("lastError") or int(state.get("offset") or 0) < engine.store.max_seq(export["repo"]):
                         busy = True
                         break

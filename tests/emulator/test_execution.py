@@ -344,6 +344,7 @@ def receiver() -> Iterator[type[_Receiver]]:
 def test_http_export_retries_until_200_and_delivers_every_point_once(
     api: Api, pandora_emulator: PandoraEmulator, receiver: type[_Receiver]
 ):
+    pandora_emulator.allow_export(receiver.address)  # type: ignore[attr-defined]
     api.repo("src", LONGS)
     api.ok(api.push("src", "user=a\thits=1\n"))
     api.export("src", "h", "http", {"host": receiver.address, "uri": "/in"}, whence="oldest")  # type: ignore[attr-defined]
@@ -357,6 +358,7 @@ def test_http_export_retries_until_200_and_delivers_every_point_once(
 
 
 def test_http_export_to_nowhere_records_the_error(api: Api, pandora_emulator: PandoraEmulator):
+    pandora_emulator.allow_export("127.0.0.1:9")  # allowed, but nothing listens there
     api.repo("src", LONGS)
     api.export("src", "h", "http", {"host": "127.0.0.1:9", "uri": "/in"})
     api.ok(api.push("src", "user=a\n"))
@@ -412,7 +414,8 @@ def test_recorded_exports_count_what_they_deliver(
 
 
 def test_wait_idle_and_deliver_exports_in_process(receiver: type[_Receiver]):
-    with PandoraEmulator(tick=3600) as emulator:  # no background passes: everything below is explicit
+    # no background passes: everything below is explicit
+    with PandoraEmulator(tick=3600, export_allow=[receiver.address]) as emulator:  # type: ignore[attr-defined]
         api = Api(emulator)
         api.repo("src", LONGS)
         api.export("src", "h", "http", {"host": receiver.address, "uri": "/in"})  # type: ignore[attr-defined]

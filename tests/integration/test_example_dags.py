@@ -87,10 +87,12 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[bytes]]]:
+def receiver(pandora_conn: Any) -> Iterator[tuple[str, list[bytes]]]:
+    """The HTTP export target, on a free port that the emulator's http exports are allowed to deliver to."""
     _Receiver.bodies = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    pandora_conn.allow_export(f"127.0.0.1:{server.server_port}")
     yield f"http://127.0.0.1:{server.server_port}", _Receiver.bodies
     server.shutdown()
 

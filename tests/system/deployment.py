@@ -309,6 +309,10 @@ class Deployment:
                 str(self.base / "emulator"),
                 "--tick",
                 "0.2",
+                # http exports go to the tests' receivers (support.http_receiver), on free loopback ports picked
+                # after the deployment is up: every port of 127.0.0.1 (the emulator's own is refused always)
+                "--export-allow",
+                "127.0.0.1",
             ],
             env=dict(os.environ),
         )

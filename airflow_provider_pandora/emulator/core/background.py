@@ -23,6 +23,7 @@ from airflow_provider_pandora.emulator import sql
 from airflow_provider_pandora.emulator.core.errors import ApiError, DeliveryError, api_error
 from airflow_provider_pandora.emulator.core.state import EmulatorState
 from airflow_provider_pandora.emulator.delivery import export_targets, schedules
+from airflow_provider_pandora.emulator.delivery.export_allow import ExportPolicy, ExportRefused
 from airflow_provider_pandora.emulator.delivery.kodo_source import iter_kodo_points
 from airflow_provider_pandora.exceptions import PandoraValidationError
 from airflow_provider_pandora.schema import Field
@@ -52,9 +53,11 @@ def encode_rows(fields: Sequence[Field], rows: Sequence[Mapping[str, Any]]) -> l
 class Runner:
     """Executes transforms, exports and jobs over an emulator's state (the :class:`~.service.Engine`)."""
 
-    def __init__(self, engine: EmulatorState, *, tick: float = 0.5) -> None:
+    def __init__(self, engine: EmulatorState, *, tick: float = 0.5, export_policy: ExportPolicy | None = None) -> None:
         self.engine = engine
         self.tick = tick
+        #: Where ``http`` exports may deliver (nothing unless allowed; never the emulator itself).
+        self.export_policy = export_policy if export_policy is not None else ExportPolicy()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._transform_lock = threading.Lock()
@@ -189,6 +192,7 @@ class Runner:
             return
         offset = int(state.get("offset") or 0)
         delivered = int(state.get("delivered") or 0)
+        addresses: list[export_targets.Address] | None = None
         for _ in range(EXPORT_ROUNDS):
             try:
                 batch = engine.typed_points(repo, after=offset, limit=export_targets.HTTP_BATCH_POINTS)
@@ -202,10 +206,12 @@ class Runner:
             patch: dict[str, Any] = {}
             try:
                 if etype == "http":
+                    if addresses is None:  # checked once a pass, only when there is something to deliver
+                        addresses = self.export_policy.check(export_targets.http_destination(spec))
                     done = 0
                     fmt = str(spec.get("format") or "text").lower()
                     for count, body in export_targets.http_bodies(points, fields, fmt=fmt):
-                        status = export_targets.deliver_http(spec, body, timeout=5.0)
+                        status = export_targets.deliver_http(spec, body, timeout=5.0, addresses=addresses)
                         if status != 200:
                             raise DeliveryError(f"{spec.get('host')}{spec.get('uri')} answered HTTP {status}")
                         done += count
@@ -217,22 +223,40 @@ class Runner:
                         patch = {"lastFile": now, "files": int(state.get("files") or 0) + 1, "lastKey": str(path)}
                         state.update(patch)
                     offset, delivered = seqs[-1], delivered + len(seqs)
+            except ExportRefused as err:
+                self._refused(repo, name, state, err)
+                return
             except (OSError, ValueError, DeliveryError, PandoraValidationError) as err:
                 failures += 1
                 self._retry_at[key] = (now + min(0.1 * 2**failures, 5.0), failures)
-                store.update_state(
-                    "export", name, {"status": "retrying", "lastError": str(err), "failures": failures}, scope=repo
-                )
+                failed = {"status": "retrying", "lastError": str(err), "failures": failures}
+                if state.get("refused"):
+                    failed["refused"] = ""
+                store.update_state("export", name, failed, scope=repo)
                 return
             patch.update(
                 offset=offset, delivered=delivered, status="running", lastError="", lastDelivery=now, failures=0
             )
+            if state.get("refused"):
+                patch["refused"] = ""
             if not store.update_state("export", name, patch, scope=repo):
                 return
             self._retry_at.pop(key, None)
             failures = 0
             if rotate:
                 break
+
+    def _refused(self, repo: str, name: str, state: Mapping[str, Any], err: ExportRefused) -> None:
+        """Record a refused delivery (its points stay undelivered, from the same offset) and log it once.
+
+        Checked again on every pass, so a spec that is changed to an allowed destination delivers at once.
+        """
+        text = str(err)
+        if state.get("status") == "refused" and state.get("lastError") == text:
+            return
+        log.warning("export %r of repo %r: %s", name, repo, text)
+        patch = {"status": "refused", "lastError": text, "refused": err.destination.authority}
+        self.engine.store.update_state("export", name, patch, scope=repo)
 
     # ---- jobs ----------------------------------------------------------------------------------------------------
     def fire_jobs(self) -> None:

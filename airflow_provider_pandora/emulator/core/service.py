@@ -6,16 +6,18 @@ exports and jobs (no HTTP here).
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_pandora.emulator.core.background import Runner
 from airflow_provider_pandora.emulator.core.faults import FaultList
 from airflow_provider_pandora.emulator.core.state import EmulatorState
+from airflow_provider_pandora.emulator.delivery.export_allow import ExportPolicy
 
 REQUEST_LOG_SIZE = int(os.environ.get("PANDORA_EMULATOR_REQUEST_LOG_SIZE", "10000"))
 """Requests kept for ``/_emulator/requests`` (benchmarks with thousands of pollers raise it)."""
@@ -30,6 +32,8 @@ class Engine(EmulatorState):
     :param sink: count data pushes without storing them (benchmarks).
     :param clock: Unix seconds now (tests pass a fake clock to drive schedules).
     :param tick: seconds between background passes over transforms, exports and job schedules.
+    :param export_allow: ``HOST[:PORT]`` destinations ``http`` exports may deliver to (nothing by default; see
+        :mod:`~airflow_provider_pandora.emulator.delivery.export_allow`).
     """
 
     def __init__(
@@ -41,7 +45,10 @@ class Engine(EmulatorState):
         sink: bool = False,
         clock: Callable[[], float] | None = None,
         tick: float = 0.5,
+        export_allow: Iterable[str] = (),
     ) -> None:
+        #: Where ``http`` exports may deliver; the server tells it its own port, which is refused always.
+        self.export_policy = ExportPolicy(export_allow)  # first: a bad entry raises before the database opens
         super().__init__(data_dir, kodo_root, clock=clock)
         self.credentials = dict(credentials)
         self.sink = sink
@@ -51,7 +58,7 @@ class Engine(EmulatorState):
         self._log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self._stats_lock = threading.Lock()
         self._stats = {"points": 0, "bytes": 0, "batches": 0, "requests": 0}
-        self.runner = Runner(self, tick=tick)
+        self.runner = Runner(self, tick=tick, export_policy=self.export_policy)
         self.runner.recover()
 
     # ---- observability ----------------------------------------------------------------------------------
@@ -77,6 +84,13 @@ class Engine(EmulatorState):
         """Totals of accepted points, bytes, batches and requests, and whether pushes are only counted (``sink``)."""
         with self._stats_lock:
             return {**self._stats, "sink": self.sink}
+
+    def undelivered(self, repo: str, offset: int) -> int:
+        """Points of ``repo`` after an export's ``offset``: not delivered yet (waiting, retrying or refused)."""
+        try:
+            return self.store.count(repo, after=offset)
+        except sqlite3.Error:  # the repo went away meanwhile
+            return 0
 
     # ---- groups -----------------------------------------------------------------------------------------
     def group_status(self, name: str) -> str:

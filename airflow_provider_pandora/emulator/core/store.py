@@ -177,10 +177,10 @@ class Store:
             row = conn.execute(f'SELECT max(seq) FROM "{points_table(repo)}"').fetchone()
         return int(row[0] or 0)
 
-    def count(self, repo: str) -> int:
-        """How many points the repo holds."""
+    def count(self, repo: str, *, after: int = 0) -> int:
+        """How many points the repo holds after sequence ``after`` (all of them by default)."""
         with self.reader() as conn:
-            row = conn.execute(f'SELECT count(*) FROM "{points_table(repo)}"').fetchone()
+            row = conn.execute(f'SELECT count(*) FROM "{points_table(repo)}" WHERE seq > ?', (after,)).fetchone()
         return int(row[0])
 
     def lines(self, repo: str, *, after: int = 0, offset: int = 0, limit: int | None = None) -> list[tuple[int, bytes]]:

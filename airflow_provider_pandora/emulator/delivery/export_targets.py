@@ -8,13 +8,16 @@ the emulator needs no HTTP client dependency.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import http.client
 import io
 import os
 import re
+import socket
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,13 +28,17 @@ from airflow_provider_pandora.schema import Field
 from airflow_provider_pandora.wire import MAX_BATCH_BYTES, PointEncoder, body_of
 
 __all__ = [
+    "DEFAULT_PORTS",
     "HTTP_BATCH_POINTS",
     "MAGIC_VARIABLES",
+    "Destination",
+    "authority",
     "deliver_http",
     "expand_key_prefix",
     "export_content",
     "http_bodies",
     "http_body",
+    "http_destination",
     "select_fields",
     "write_kodo",
 ]
@@ -41,6 +48,8 @@ MAGIC_VARIABLES = ("year", "mon", "day", "hour", "min", "sec")
 HTTP_BATCH_POINTS = 20000
 """The service's http export sends at most this many records per request (the service's workflow FAQ says so)."""
 KODO_FORMATS = ("json", "text", "csv")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+"""The port of an ``http`` export's destination when its ``host`` names none."""
 _MAGIC_RE = re.compile(r"\$\((year|mon|day|hour|min|sec)\)")
 
 
@@ -203,34 +212,123 @@ def http_bodies(
         yield len(lines), body_of(lines)
 
 
-def deliver_http(spec: Mapping[str, Any], body: bytes, timeout: float = 5.0) -> int:
-    """POST ``body`` to ``spec["host"] + spec["uri"]`` and return the HTTP status (any status, no raise).
+@dataclass(frozen=True)
+class Destination:
+    """Where an ``http`` export posts: the scheme, the host as written in the spec (lower-case, an IPv6 address
+    without brackets), the port (the scheme's default when the spec gives none) and the request target."""
 
-    ``host`` is ``https://name`` or ``ip:port`` (then ``http``). Content-Type is ``text/plain`` for the
-    push format, ``application/json`` when ``spec["format"]`` is ``json``. A connection failure or timeout
-    raises :class:`OSError` (``ConnectionRefusedError``, ``TimeoutError``, ``ConnectionError``...).
-    """
+    scheme: str
+    host: str
+    port: int
+    target: str
+
+    @property
+    def authority(self) -> str:
+        """``host:port``, an IPv6 host in brackets: the form ``--export-allow`` takes."""
+        return authority(self.host, self.port)
+
+    @property
+    def url(self) -> str:
+        """The whole URL, for messages."""
+        return f"{self.scheme}://{self.authority}{self.target}"
+
+
+def authority(host: str, port: int | None) -> str:
+    """``host[:port]``, an IPv6 host in brackets."""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port is None else f"{shown}:{port}"
+
+
+def http_destination(spec: Mapping[str, Any]) -> Destination:
+    """Where an ``http`` export's spec points: ``host`` is ``http(s)://name[:port][/base]`` or ``name[:port]``
+    (then ``http``), ``uri`` the path under it. :class:`ValueError` says what is wrong with a bad one."""
     host = str(spec.get("host") or "")
     uri = str(spec.get("uri") or "")
     if not host:
         raise ValueError("spec.host is required, e.g. '127.0.0.1:7758' or 'https://example.com'")
     split = urlsplit(host if "://" in host else f"http://{host}")
-    if split.scheme not in ("http", "https") or not split.netloc:
+    if split.scheme not in DEFAULT_PORTS or not split.hostname:
         raise ValueError(f"spec.host {host!r} must be http(s)://name[:port] or name[:port]")
+    if "@" in split.netloc:
+        raise ValueError(f"spec.host {host!r} must not carry a user name or password")
+    try:
+        port = split.port if split.port is not None else DEFAULT_PORTS[split.scheme]
+    except ValueError as err:  # a port that is not a number or out of range
+        raise ValueError(f"spec.host {host!r}: {err}") from None
     target = split.path.rstrip("/") + (uri if uri.startswith("/") else "/" + uri)
+    return Destination(split.scheme, split.hostname, port, target)
+
+
+Address = tuple[int, tuple[Any, ...]]
+"""``(family, sockaddr)`` of one resolved address, as :func:`socket.getaddrinfo` gives them."""
+
+
+def _connect_any(
+    addresses: Sequence[Address], address: object, timeout: object = None, source_address: object = None
+) -> socket.socket:
+    """Connect to the first of ``addresses`` that answers (``address``, what http.client asked for, is ignored)."""
+    error: OSError = ConnectionError("no address to connect to")
+    for family, sockaddr in addresses:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if isinstance(timeout, int | float):
+                sock.settimeout(timeout)
+            sock.connect(sockaddr)
+        except OSError as err:
+            sock.close()
+            error = err
+            continue
+        return sock
+    raise error
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection to checked addresses only, whatever the host name would resolve to now."""
+
+    def __init__(self, host: str, port: int, *, addresses: Sequence[Address], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._create_connection = functools.partial(_connect_any, list(addresses))
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection to checked addresses only; the certificate is still checked against the host name."""
+
+    def __init__(self, host: str, port: int, *, addresses: Sequence[Address], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._create_connection = functools.partial(_connect_any, list(addresses))
+
+
+def deliver_http(
+    spec: Mapping[str, Any], body: bytes, timeout: float = 5.0, *, addresses: Sequence[Address] | None = None
+) -> int:
+    """POST ``body`` to ``spec["host"] + spec["uri"]`` and return the HTTP status (any status, no raise).
+
+    ``host`` is ``https://name`` or ``ip:port`` (then ``http``). Content-Type is ``text/plain`` for the
+    push format, ``application/json`` when ``spec["format"]`` is ``json``. A connection failure or timeout
+    raises :class:`OSError` (``ConnectionRefusedError``, ``TimeoutError``, ``ConnectionError``...).
+    ``addresses`` (from :meth:`~airflow_provider_pandora.emulator.delivery.export_allow.ExportPolicy.check`)
+    are the only ones connected to; without them the host name is resolved as usual.
+    """
+    destination = http_destination(spec)
     fmt = str(spec.get("format") or "text").lower()
     headers = {
         "Content-Type": "application/json" if fmt == "json" else "text/plain",
         "User-Agent": "pandora-emulator-export",
     }
-    connection_class = http.client.HTTPSConnection if split.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(split.netloc, timeout=timeout)
+    https = destination.scheme == "https"
+    connection: http.client.HTTPConnection
+    if addresses is not None:
+        pinned = _PinnedHTTPSConnection if https else _PinnedHTTPConnection
+        connection = pinned(destination.host, destination.port, addresses=addresses, timeout=timeout)
+    else:
+        plain = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        connection = plain(destination.host, destination.port, timeout=timeout)
     try:
-        connection.request("POST", target, body=body, headers=headers)
+        connection.request("POST", destination.target, body=body, headers=headers)
         response = connection.getresponse()
         response.read()
         return response.status
     except http.client.HTTPException as err:  # e.g. a malformed status line: the receiver is broken
-        raise ConnectionError(f"http export to {split.scheme}://{split.netloc}{target} failed: {err!r}") from err
+        raise ConnectionError(f"http export to {destination.url} failed: {err!r}") from err
     finally:
         connection.close()

@@ -126,9 +126,11 @@ def delete(engine: Engine, req: Request) -> Response:
 
 
 def status(engine: Engine, req: Request) -> Response:
-    """Admin: what an export has done (delivered points, files, last error, state)."""
+    """Admin: what an export has done (delivered and undelivered points, files, last error, state, the
+    destination refused by ``--export-allow``)."""
     doc = engine.existing("export", req.params["export"], repo=req.params["repo"])
     state = doc.get("state") or {}
+    offset = int(state.get("offset") or 0)
     return ok(
         {
             "name": doc["name"],
@@ -136,8 +138,10 @@ def status(engine: Engine, req: Request) -> Response:
             "type": doc["type"],
             "state": state.get("status") or "running",
             "delivered": int(state.get("delivered") or 0),
-            "offset": int(state.get("offset") or 0),
+            "undelivered": engine.undelivered(doc["repo"], offset),
+            "offset": offset,
             "files": int(state.get("files") or 0),
             "lastError": state.get("lastError") or "",
+            "refused": state.get("refused") or "",
         }
     )

@@ -23,7 +23,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -528,6 +528,8 @@ class EmulatorServer:
     :param min_body_rate: bytes per second a body must average beyond ``read_timeout``.
     :param admin_token: lets clients that are not on loopback call the ``/_emulator/...`` admin endpoints when
         they send it in :data:`ADMIN_TOKEN_HEADER`; without it only loopback clients may.
+    :param export_allow: ``HOST[:PORT]`` destinations ``http`` exports may deliver to; none by default, and never
+        the server's own port (:mod:`~airflow_provider_pandora.emulator.delivery.export_allow`).
     """
 
     def __init__(
@@ -545,8 +547,11 @@ class EmulatorServer:
         read_timeout: float = READ_TIMEOUT,
         min_body_rate: float = MIN_BODY_RATE,
         admin_token: str | None = None,
+        export_allow: Iterable[str] = (),
     ) -> None:
-        self.engine = Engine(data_dir, kodo_root, credentials, sink=sink, clock=clock, tick=tick)
+        self.engine = Engine(
+            data_dir, kodo_root, credentials, sink=sink, clock=clock, tick=tick, export_allow=export_allow
+        )
         try:
             self.httpd = EmulatorHTTPServer(
                 (host, port),
@@ -562,6 +567,7 @@ class EmulatorServer:
             self.engine.close()
             raise
         self.scheme = "https" if ssl_context is not None else "http"
+        self.engine.export_policy.listening_on(int(self.httpd.server_address[1]))
         bound = self.httpd.server_address[0]
         public = [ak for ak, sk in credentials.items() if DEMO_CREDENTIALS.get(ak) == sk]
         if public and not is_loopback(bound):
