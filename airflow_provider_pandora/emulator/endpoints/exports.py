@@ -36,7 +36,14 @@ def _references(value: Any) -> Iterator[str]:
 
 
 def check_spec(etype: str, spec: Any, keys: set[str]) -> dict[str, Any]:
-    """The shared spec rules plus: every ``#field`` reference names a field of the source repo."""
+    """The shared spec rules plus: every ``#field`` reference names a field of the source repo.
+
+    The Go SDK sends kodo's optional ``format`` even when its caller left it unset (no ``omitempty``,
+    pandora-go-sdk/pipeline/models.go:967), as ``""``: that is the seed's default (json), so it is checked as
+    absent and kept as sent (delivery reads ``""`` as json too).
+    """
+    if etype == "kodo" and isinstance(spec, Mapping) and spec.get("format") == "":
+        return {**check_spec(etype, {k: v for k, v in spec.items() if k != "format"}, keys), "format": ""}
     checked = check_export_spec(etype, spec)
     for key in FIELD_REFERENCES.get(etype, ()):
         for ref in _references(checked.get(key)):
