@@ -665,8 +665,9 @@ class PandoraHook(PandoraBaseHook):
         :param dest_repo: the repo the results go to.
         :param code: the job's SQL.
         :param container: ``{"type", "count"}`` it runs on.
-        :param scheduler: ``{"type": "crontab"|"loop"|"manual", "spec": ...}``.
-        :param params: default job parameters (``[{"name", "default"}]`` or a mapping).
+        :param scheduler: the spec's ``{"type": "once"}``, ``{"type": "loop", "loop": "2h"}`` or
+            ``{"type": "crontab", "crontab": "0 0 0/1 * * ?"}``.
+        :param params: default job parameters (the spec's ``[{"name", "value"}]``, or a mapping).
         """
         path = self._job_path(repo, job, self._dest(dest_repo))
         if not isinstance(code, str) or not code.strip():
