@@ -191,6 +191,11 @@ class PandoraJobFailedError(PandoraError):
         super().__init__(message)
 
 
+class PandoraWaitTimeoutError(PandoraError):
+    """A wait (e.g. :meth:`~airflow_provider_pandora.hooks.pandora.PandoraHook.wait_for_job_run`) passed its
+    deadline before what it waited for happened; the resource is left as it is."""
+
+
 class PandoraCertificateError(PandoraError):
     """The endpoint's TLS certificate failed verification: no retry or later poll can fix it, so nothing retries.
 

@@ -27,6 +27,7 @@ from airflow_provider_pandora.exceptions import (
     PandoraAuthError,
     PandoraCertificateError,
     PandoraValidationError,
+    PandoraWaitTimeoutError,
 )
 from airflow_provider_pandora.get_provider_info import _pandora_connection
 from airflow_provider_pandora.hooks._connection import (
@@ -47,6 +48,7 @@ from airflow_provider_pandora.hooks._transport import (
     is_certificate_error,
 )
 from airflow_provider_pandora.hooks.base import PandoraBaseHook
+from airflow_provider_pandora.hooks.polling import PollPolicy
 from airflow_provider_pandora.hooks.runs import (
     JobRun,
     JobStatus,
@@ -97,7 +99,9 @@ class PandoraHook(PandoraBaseHook):
     :param pandora_conn_id: connection id; login = access key, password = secret key,
         host = endpoint URL, extras ``region``, ``timeout``, ``retry_limit``, ``retry_delay``,
         ``verify``, ``ca_bundle``, ``console_url``.
-    :param timeout: seconds per HTTP request (overrides the connection's ``timeout``).
+    :param timeout: seconds one attempt of a request may take in all, from connecting to the last byte of the
+        answer (overrides the connection's ``timeout``); a server trickling its answer cannot stretch it, and
+        each retry gets its own.
     :param retry_limit: attempts for idempotent calls (overrides the connection).
     :param retry_delay: first back-off delay in seconds (overrides the connection).
     """
@@ -802,6 +806,49 @@ class PandoraHook(PandoraBaseHook):
         size = history_size(since, run_id, after_run_id)
         runs = await self.aget_job_history(repo, job, size=size)
         return select_run(runs, since, run_id=run_id, after_run_id=after_run_id)
+
+    def wait_for_job_run(
+        self,
+        repo: str,
+        job: str,
+        *,
+        since: datetime | None = None,
+        run_id: int | None = None,
+        after_run_id: int | None = None,
+        policy: PollPolicy | None = None,
+    ) -> JobRun:
+        """Poll the job's history until the selected run ends, and return it whatever its status.
+
+        Polls under ``policy`` (:class:`~airflow_provider_pandora.hooks.polling.PollPolicy`: interval,
+        deadline, transient-error budget; default every 10 s, no deadline), as the sensors and triggers do.
+        Raises :class:`~airflow_provider_pandora.exceptions.PandoraWaitTimeoutError` at the deadline (the
+        job is left running) and the last error once the budget of transient errors in a row is spent.
+
+        :param repo: the repo the job reads.
+        :param job: the job's name.
+        :param since: the first run started at or after this (else the newest run).
+        :param run_id: exactly this run.
+        :param after_run_id: ignore runs up to this id.
+        :param policy: how to poll.
+        """
+        policy = policy or PollPolicy()
+        while True:
+            try:
+                run = self.get_latest_job_run(repo, job, since=since, run_id=run_id, after_run_id=after_run_id)
+                policy.succeeded()
+            except Exception as exc:
+                if not policy.tolerate(exc):
+                    exc.add_note(f"waiting for job {job!r} of repo {repo!r}: {policy.giving_up(exc)}")
+                    raise
+                self.log.warning(
+                    "transient error polling job %r (%d/%d): %s", job, policy.errors, policy.max_transient_errors, exc
+                )
+                run = None
+            if run is not None and run.status.is_terminal:
+                return run
+            if policy.expired():
+                raise PandoraWaitTimeoutError(f"job {job!r} of repo {repo!r} did not end within the timeout")
+            time.sleep(policy.pause())
 
     # =========================================================================================
     # Datasource schema

@@ -9,8 +9,8 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException, Context, conf
 
-from airflow_provider_pandora.exceptions import PandoraJobFailedError
-from airflow_provider_pandora.hooks._transport import is_transient
+from airflow_provider_pandora.exceptions import PandoraJobFailedError, PandoraWaitTimeoutError
+from airflow_provider_pandora.hooks.polling import PollPolicy
 from airflow_provider_pandora.hooks.runs import JobRun, JobStatus, run_id_of
 from airflow_provider_pandora.links import PandoraConsoleLink, push_console_url
 from airflow_provider_pandora.operators.base import PandoraBaseOperator, PandoraCreateOperator, task_job_params
@@ -213,73 +213,71 @@ class PandoraStartJobOperator(PandoraBaseOperator):
         """
         push_console_url(self, context, self.repo, self.job)
         clock_start = time.time()
-        previous = self._previous_run(context)
-        if previous is not None and previous.start_time is not None:
-            started_at = previous.start_time
-            self._run_id = previous.run_id
-            self.log.info(
-                "reconnecting to run of job %r started at %s (%s)", self.job, started_at, previous.status.value
-            )
-            reconnected = True
-        else:
-            self._after_run_id = self._newest_run_id()
-            started_at = datetime.now(UTC) - START_SLACK
-            answer = self.hook.start_job(self.repo, self.job, params=self.job_params)
-            self._run_id = run_id_of(answer)
-            run_note = f" (run {self._run_id})" if self._run_id is not None else ""
-            self.log_done(f"started job {self.job!r} of repo {self.repo!r}{run_note}")
-            reconnected = False
-            store = context.get("task_state_store")  # type: ignore[call-overload]
-            if store is not None:
-                store.set(RUN_STATE_KEY, started_at.isoformat())
-                if self._run_id is not None:
-                    store.set(RUN_ID_STATE_KEY, str(self._run_id))
-        self._started = True
-        self._started_at = started_at
-        self._reconnected = reconnected
+        started_at, reconnected = self._adopt_or_start(context)
         if not self.wait_for_completion:
             run = self._our_run(started_at)
             return self._result(started_at, reconnected, run.to_dict() if run else None)
-
-        poll = float(self.poll_interval)
-        deadline = self._deadline(clock_start)
+        policy = PollPolicy(float(self.poll_interval), self._deadline(clock_start))
         if self.deferrable:
             run = self._our_run(started_at)
-            if run is not None and run.status.is_terminal:
-                self._finish(run.to_dict(), run.message)
-                return self._result(started_at, reconnected, run.to_dict())
-            self.defer(
-                trigger=PandoraJobTrigger(
+            if run is None or not run.status.is_terminal:
+                self.defer(
+                    trigger=PandoraJobTrigger(
+                        self.repo,
+                        self.job,
+                        pandora_conn_id=self.pandora_conn_id,
+                        poll_interval=policy.interval,
+                        since=started_at.isoformat(),
+                        end_time=policy.end_time,
+                        run_id=self._run_id,
+                        after_run_id=self._after_run_id,
+                    ),
+                    method_name="execute_complete",
+                    kwargs={"started_at": started_at.isoformat(), "reconnected": reconnected},
+                    timeout=None,
+                )  # raises TaskDeferred: the wait goes on in the triggerer
+            assert run is not None
+        else:
+            try:
+                run = self.hook.wait_for_job_run(
                     self.repo,
                     self.job,
-                    pandora_conn_id=self.pandora_conn_id,
-                    poll_interval=poll,
-                    since=started_at.isoformat(),
-                    end_time=deadline,
+                    since=started_at,
                     run_id=self._run_id,
                     after_run_id=self._after_run_id,
-                ),
-                method_name="execute_complete",
-                kwargs={"started_at": started_at.isoformat(), "reconnected": reconnected},
-                timeout=None,
-            )
-        while True:
-            try:
-                run = self._our_run(started_at)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                self.log.warning("transient error polling job %r: %s", self.job, exc)
-                run = None
-            if run is not None and run.status.is_terminal:
-                self._finish(run.to_dict(), run.message)
-                self.log.info("job %r succeeded", self.job)
-                return self._result(started_at, reconnected, run.to_dict())
-            if deadline is not None and time.time() + poll > deadline:
+                    policy=policy,
+                )
+            except PandoraWaitTimeoutError as exc:
                 if self.stop_on_timeout:
                     self._stop("timeout")
-                raise AirflowException(f"job {self.job!r} of repo {self.repo!r} did not end within the timeout")
-            time.sleep(poll)
+                raise AirflowException(str(exc)) from exc
+        self._finish(run.to_dict(), run.message)
+        self.log.info("job %r succeeded", self.job)
+        return self._result(started_at, reconnected, run.to_dict())
+
+    def _adopt_or_start(self, context: Context) -> tuple[datetime, bool]:
+        """The start time of the run to wait for (the previous try's, or one started now) and whether adopted."""
+        previous = self._previous_run(context)
+        if previous is not None and previous.start_time is not None:
+            self._run_id = previous.run_id
+            self._started = True
+            self.log.info(
+                "reconnecting to run of job %r started at %s (%s)", self.job, previous.start_time, previous.status.value
+            )
+            return previous.start_time, True
+        self._after_run_id = self._newest_run_id()
+        started_at = datetime.now(UTC) - START_SLACK
+        answer = self.hook.start_job(self.repo, self.job, params=self.job_params)
+        self._run_id = run_id_of(answer)
+        self._started = True
+        run_note = f" (run {self._run_id})" if self._run_id is not None else ""
+        self.log_done(f"started job {self.job!r} of repo {self.repo!r}{run_note}")
+        store = context.get("task_state_store")  # type: ignore[call-overload]
+        if store is not None:
+            store.set(RUN_STATE_KEY, started_at.isoformat())
+            if self._run_id is not None:
+                store.set(RUN_ID_STATE_KEY, str(self._run_id))
+        return started_at, False
 
     def execute_complete(
         self,

@@ -16,17 +16,18 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.triggers.base import BaseTrigger
 
-from airflow_provider_pandora.hooks._transport import is_transient
 from airflow_provider_pandora.hooks.pandora import PandoraHook
+from airflow_provider_pandora.hooks.polling import PollPolicy
 
 
 class PandoraPollingSensor(BaseSensorOperator):
     """Poke with :meth:`check`; in deferrable mode, hand the wait to :meth:`trigger` in the triggerer.
 
-    A failure that :func:`~airflow_provider_pandora.hooks._transport.is_transient` calls transient is logged
-    and polled again; any other (a certificate refusal, a 4xx, a 501) fails the poke at once, so nothing
-    polls on to its timeout for an answer that cannot change. ``poll_interval`` (when given, templated or
-    not) is the poke interval in every mode.
+    Pokes follow the one :class:`~airflow_provider_pandora.hooks.polling.PollPolicy`: a transient failure is
+    logged and polled again, a few times in a row at most (in ``reschedule`` mode each poke starts a new count);
+    any other (a certificate refusal, a 4xx, a 501) fails the poke at once, so nothing polls on to its timeout
+    for an answer that cannot change. ``poll_interval`` (when given, templated or not) is the poke interval in
+    every mode.
 
     :param pandora_conn_id: the ``pandora`` connection.
     :param poll_interval: seconds between polls (default: ``poke_interval``).
@@ -53,6 +54,11 @@ class PandoraPollingSensor(BaseSensorOperator):
         """The hook, built on first use (not at DAG parse time)."""
         return PandoraHook(self.pandora_conn_id)
 
+    @cached_property
+    def policy(self) -> PollPolicy:
+        """The transient-error budget of the pokes (the sensor's own ``timeout`` is the deadline)."""
+        return PollPolicy(self._interval())
+
     def _interval(self) -> float:
         return float(self.poll_interval) if self.poll_interval not in (None, "") else float(self.poke_interval)
 
@@ -76,12 +82,22 @@ class PandoraPollingSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool:
         """:meth:`check`, with transient failures logged and polled again."""
         try:
-            return self.check(context)
+            done = self.check(context)
         except Exception as exc:
-            if not is_transient(exc):
+            policy = self.policy
+            if not policy.tolerate(exc):
+                exc.add_note(f"polling {self.describe()}: {policy.giving_up(exc)}")
                 raise
-            self.log.warning("transient error polling %s (will poll again): %s", self.describe(), exc)
+            self.log.warning(
+                "transient error polling %s (%d/%d, will poll again): %s",
+                self.describe(),
+                policy.errors,
+                policy.max_transient_errors,
+                exc,
+            )
             return False
+        self.policy.succeeded()
+        return done
 
     def execute(self, context: Context) -> Any:
         """Poke on the worker, or check once and defer the rest of the wait to the triggerer."""

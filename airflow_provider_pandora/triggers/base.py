@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_pandora.hooks._transport import is_transient
 from airflow_provider_pandora.hooks.pandora import PandoraHook
-
-#: Consecutive transient API errors tolerated before the trigger gives up with an ``error`` event.
-MAX_TRANSIENT_ERRORS = 5
+from airflow_provider_pandora.hooks.polling import PollPolicy
 
 
 class PandoraPollingTrigger(BaseTrigger):
     """Poll with one hook (one shared async client) until :meth:`poll` has an answer; yield exactly one event.
 
     Events carry ``status`` (``success``, ``failed``, ``timeout`` or ``error``) and ``message``, plus what
-    :meth:`payload` adds. A failure :func:`~airflow_provider_pandora.hooks._transport.is_transient` calls
-    transient is polled again up to :data:`MAX_TRANSIENT_ERRORS` times in a row; anything else (a certificate
-    refusal, a 4xx, a 501) ends the wait at once. Subclasses name their constructor arguments in
+    :meth:`payload` adds. It polls under the one :class:`~airflow_provider_pandora.hooks.polling.PollPolicy`
+    (a transient failure is polled again a few times in a row; anything else, such as a certificate refusal,
+    a 4xx or a 501, ends the wait at once with an ``error`` event). Subclasses name their constructor arguments in
     ``serialized_fields`` (primitives only, so ``serialize()`` is safe on every Airflow line).
 
     :param pandora_conn_id: the ``pandora`` connection.
@@ -74,28 +70,28 @@ class PandoraPollingTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until :meth:`poll` answers, the deadline passes, or an error ends the wait."""
-        errors = 0
+        policy = PollPolicy(self.poll_interval, self.end_time)
         async with PandoraHook(self.pandora_conn_id) as hook:
             while True:
-                if self.end_time is not None and time.time() >= self.end_time:
-                    yield self.event("timeout", self.timeout_message())
-                    return
                 try:
                     event = await self.poll(hook)
-                    errors = 0
+                    policy.succeeded()
                 except Exception as exc:
-                    if not is_transient(exc):
-                        yield self.event("error", str(exc))
-                        return
-                    errors += 1
-                    if errors >= MAX_TRANSIENT_ERRORS:
-                        yield self.event("error", f"giving up after {errors} transient errors: {exc}")
+                    if not policy.tolerate(exc):
+                        yield self.event("error", policy.giving_up(exc))
                         return
                     self.log.warning(
-                        "transient error polling %s (%d/%d): %s", self.describe(), errors, MAX_TRANSIENT_ERRORS, exc
+                        "transient error polling %s (%d/%d): %s",
+                        self.describe(),
+                        policy.errors,
+                        policy.max_transient_errors,
+                        exc,
                     )
                     event = None
                 if event is not None:
                     yield event
                     return
-                await asyncio.sleep(self.poll_interval)
+                if policy.expired():
+                    yield self.event("timeout", self.timeout_message())
+                    return
+                await asyncio.sleep(policy.pause())

@@ -8,9 +8,7 @@ from typing import Any, ClassVar
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_pandora.hooks.pandora import PandoraHook
-from airflow_provider_pandora.triggers.base import MAX_TRANSIENT_ERRORS, PandoraPollingTrigger
-
-__all__ = ["MAX_TRANSIENT_ERRORS", "PandoraJobTrigger"]
+from airflow_provider_pandora.triggers.base import PandoraPollingTrigger
 
 
 class PandoraJobTrigger(PandoraPollingTrigger):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,9 @@ from airflow_provider_pandora.exceptions import (
     PandoraTooLargeError,
     PandoraValidationError,
 )
-from airflow_provider_pandora.hooks.pandora import JobStatus, PandoraHook
+from airflow_provider_pandora.hooks.pandora import PandoraHook
+from airflow_provider_pandora.hooks.polling import PollPolicy
+from airflow_provider_pandora.hooks.runs import JobRun, JobStatus
 from airflow_provider_pandora.wire import PointError
 from tests.common import CONTAINER, SCHEMA
 
@@ -39,14 +40,8 @@ def hook(monkeypatch: pytest.MonkeyPatch, pandora_emulator: Any) -> Iterator[Pan
     h.close()
 
 
-def _wait_for_run(hook: PandoraHook, repo: str, job: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = hook.get_latest_job_run(repo, job)
-        if run is not None and run.status.is_terminal:
-            return run
-        time.sleep(0.1)
-    raise AssertionError(f"job {job} did not finish in {timeout}s")
+def _wait_for_run(hook: PandoraHook, repo: str, job: str, timeout: float = 15.0) -> JobRun:
+    return hook.wait_for_job_run(repo, job, policy=PollPolicy.within(0.1, timeout))
 
 
 # ---- groups ----------------------------------------------------------------------------------

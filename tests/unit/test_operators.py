@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from unittest import mock
 
@@ -19,7 +20,8 @@ from airflow_provider_pandora.exceptions import (
     PandoraServerError,
     PandoraValidationError,
 )
-from airflow_provider_pandora.hooks.pandora import JobRun, JobStatus, PushResult
+from airflow_provider_pandora.hooks.pandora import PandoraHook
+from airflow_provider_pandora.hooks.runs import JobRun, JobStatus, PushResult
 from airflow_provider_pandora.operators.base import PandoraCreateOperator, PandoraDeleteOperator
 from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
 from tests.common import CONTAINER
@@ -186,6 +188,8 @@ def context(try_number: int = 1) -> dict[str, Any]:
 def start_op(**kwargs: Any) -> tuple[Any, mock.MagicMock]:
     op, hook = make(ops.PandoraStartJobOperator, repo="r", job="j", poll_interval=0.01, **kwargs)
     hook.config.console_url = None
+    # the wait is the hook's own loop, polling the mocked history
+    hook.wait_for_job_run.side_effect = partial(PandoraHook.wait_for_job_run, hook)
     return op, hook
 
 
