@@ -6,24 +6,34 @@ operators and the transfer delivery cannot disagree about it:
 * :func:`is_transient`: can a later attempt fix this failure? (transport failures, timeouts, 5xx but 501/505,
   429; never a certificate that fails verification);
 * :func:`maybe_committed`: could the server have stored a push although we saw a failure?
-* :func:`retrying` / :func:`aretrying`: the back-off, exponential with jitter, that applies the policy.
+* :func:`retrying` / :func:`aretrying`: the back-off, exponential with jitter, that applies the policy;
+* :func:`send_within` / :func:`asend_within`: one attempt bounded as a whole by the connection's ``timeout``
+  (requests and httpx only bound each socket operation, so a server trickling its answer held a request
+  for minutes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.client
+import io
 import json
 import logging
+import socket
 import ssl
 import threading
+import time
 import weakref
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
 import tenacity
+import urllib3
+import urllib3.connection
+import urllib3.exceptions
 
 from airflow_provider_pandora import __version__, auth
 from airflow_provider_pandora.exceptions import (
@@ -45,6 +55,7 @@ __all__ = [
     "PandoraAuth",
     "SharedAsyncClients",
     "aretrying",
+    "asend_within",
     "certificate_error",
     "decode_response",
     "httpx_auth",
@@ -53,6 +64,7 @@ __all__ = [
     "maybe_committed",
     "new_session",
     "retrying",
+    "send_within",
 ]
 
 USER_AGENT = f"airflow-provider-pandora/{__version__} python-requests/{requests.__version__}"
@@ -64,6 +76,8 @@ MAX_ASYNC_IN_FLIGHT = 16
 Measured with 1,000 triggers against the emulator (benchmarks/bench_triggers.py): 32 connections cost more
 in httpcore's per-request pool checks than they win; 16 still carry ~300 requests/s at 50 ms per request."""
 JSON = "application/json"
+#: The longest wait for a TCP (and TLS) connection, within the request's own deadline.
+MAX_CONNECT_WAIT = 10.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,28 +123,65 @@ def httpx_auth(access_key: str, secret_key: str) -> httpx.Auth:
 # --------------------------------------------------------------------------------------------
 # The failure policy
 # --------------------------------------------------------------------------------------------
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps, outermost first: urllib3's ``reason``, ``__cause__``, an exception argument
+    (requests and urllib3 pass the inner error as one), else ``__context__``. Bounded, cycles skipped."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 12:
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)
+        inner = next((arg for arg in current.args if isinstance(arg, BaseException)), None)
+        current = (
+            (reason if isinstance(reason, BaseException) else None)
+            or current.__cause__
+            or inner
+            or (None if current.__suppress_context__ else current.__context__)
+        )
+
+
 def is_certificate_error(exc: BaseException) -> bool:
     """Whether a requests/httpx error comes from a server certificate that failed verification."""
-    if isinstance(exc, PandoraCertificateError):
-        return True
-    seen: BaseException | None = exc
-    for _ in range(8):  # requests and httpx wrap the ssl error a few levels deep
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        reason = getattr(seen, "reason", None)  # urllib3's MaxRetryError
-        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
-        seen = (reason if isinstance(reason, BaseException) else None) or seen.__cause__ or seen.__context__ or inner
-    return False
+    return any(isinstance(err, (PandoraCertificateError, ssl.SSLCertVerificationError)) for err in _causes(exc))
 
 
-def _httpx_errors() -> tuple[type[BaseException], ...]:
+def _broken_answer_errors() -> tuple[type[BaseException], ...]:
+    """Every way a connection or an answer breaks in the clients used here (a retry may well succeed).
+
+    requests: refused/dropped connections and timeouts, and ``ChunkedEncodingError`` (an answer cut mid-body);
+    urllib3 and http.client underneath (when they surface unwrapped): ``ProtocolError``, ``IncompleteRead``,
+    timeouts; a bare ``ConnectionError`` (refused, reset, aborted); every httpx transport error (``ReadError``,
+    ``RemoteProtocolError``, timeouts...).
+    """
+    errors: tuple[type[BaseException], ...] = (
+        requests.ConnectionError,
+        requests.Timeout,
+        requests.exceptions.ChunkedEncodingError,
+        urllib3.exceptions.ProtocolError,
+        urllib3.exceptions.TimeoutError,  # connect (and NewConnectionError) and read timeouts
+        http.client.IncompleteRead,  # urllib3's IncompleteRead and InvalidChunkLength too
+        ConnectionError,
+    )
     try:
         import httpx
     except ImportError:  # pragma: no cover - httpx is a dependency
-        return ()
-    return (httpx.TransportError,)
+        return errors
+    return (*errors, httpx.TransportError)
+
+
+def _nothing_sent_errors() -> tuple[type[BaseException], ...]:
+    """Failures that happen before a byte of the request leaves: no connection was ever made."""
+    errors: tuple[type[BaseException], ...] = (
+        requests.ConnectTimeout,
+        urllib3.exceptions.ConnectTimeoutError,  # and NewConnectionError, its subclass (refused, DNS)
+        ConnectionRefusedError,
+    )
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - httpx is a dependency
+        return errors
+    return (*errors, httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 #: 501 (E9001, no such endpoint or method) and 505: the service did nothing, and answers the same every time.
@@ -138,10 +189,11 @@ _UNSUPPORTED = frozenset({501, 505})
 
 
 def is_transient(exc: BaseException) -> bool:
-    """The one rule for what a later attempt can fix: transport failures, timeouts, 5xx and 429.
+    """The one rule for what a later attempt can fix: a broken connection or answer, a timeout, 5xx and 429.
 
-    Not a certificate that fails verification (a transport failure no retry fixes), nor 501 (E9001, no such
-    endpoint or method) and 505, which answer the same however often they are asked.
+    "Broken" is every way a connection or an answer can break (:func:`_broken_answer_errors`), an answer cut
+    mid-body included. Not a certificate that fails verification (a transport failure no retry fixes), nor 501
+    (E9001, no such endpoint or method) and 505, which answer the same however often they are asked.
     """
     if is_certificate_error(exc):
         return False
@@ -149,30 +201,23 @@ def is_transient(exc: BaseException) -> bool:
         return exc.status_code not in _UNSUPPORTED
     if isinstance(exc, PandoraApiError):
         return exc.status_code == 429
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout, *_httpx_errors()))
+    return isinstance(exc, _broken_answer_errors())
 
 
 def maybe_committed(exc: BaseException | None) -> bool:
     """Could the server have stored a push although this failure was seen?
 
-    A 5xx, a read timeout or a connection dropped after sending may all follow a stored batch; a refused
-    connection attempt, a connect timeout or a certificate refusal happen before a byte of the body is sent.
+    Yes after a 5xx, a timeout once the request was on its way, a connection dropped or an answer cut short
+    (the server may have stored the batch before its answer broke). No when nothing was sent: a refused
+    connection (requests wraps ``ConnectionRefusedError`` in ``NewConnectionError``, the whole chain is
+    looked at), a connect timeout, a certificate refusal; nor for anything not transient.
     """
-    if exc is None or is_certificate_error(exc):
+    if exc is None or not is_transient(exc):
         return False
     if isinstance(exc, PandoraApiError):
-        return exc.status_code >= 500 and exc.status_code not in _UNSUPPORTED
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
-        return True
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx is a dependency
-        return False
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return False
-    return isinstance(exc, httpx.TransportError)
+        return exc.status_code >= 500
+    before = _nothing_sent_errors()
+    return not any(isinstance(err, before) for err in _causes(exc))
 
 
 def certificate_error(exc: BaseException, endpoint: str) -> PandoraCertificateError | None:
@@ -229,15 +274,204 @@ def decode_response(
 
 
 # --------------------------------------------------------------------------------------------
+# Request deadlines
+# --------------------------------------------------------------------------------------------
+class _Deadline:
+    """When one attempt must be over, and whether any of it was sent (a per-thread setting: see below)."""
+
+    __slots__ = ("at", "expired", "seconds", "sent")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.sent = False
+        self.expired = False
+
+    def left(self) -> float:
+        """Seconds left for the next socket operation; ``TimeoutError`` once the deadline has passed."""
+        left = self.at - time.monotonic()
+        if left <= 0:
+            self.expired = True
+            raise TimeoutError(f"the request's {self.seconds:g} s deadline passed")
+        return left
+
+    def error(self) -> requests.Timeout | None:
+        """What to raise for a failure once the deadline has passed (``None``: it has not, keep the failure).
+
+        ``ConnectTimeout`` when not a byte was sent (the server cannot have acted), else ``ReadTimeout``.
+        """
+        if not self.expired:
+            return None
+        message = f"no complete answer within {self.seconds:g} s (the connection's timeout bounds the whole request)"
+        return requests.ReadTimeout(message) if self.sent else requests.ConnectTimeout(message)
+
+
+#: The deadline of the request this thread is sending (a session is shared by the transfer's worker threads,
+#: and each connection is used by one thread at a time).
+_DEADLINES = threading.local()
+
+
+def _deadline() -> _Deadline | None:
+    return getattr(_DEADLINES, "current", None)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket reads of one answer, each bounded by what is left of the request's deadline.
+
+    requests' read timeout is per ``recv``: a byte every few seconds kept a request alive indefinitely.
+    """
+
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket, deadline: _Deadline) -> None:
+        super().__init__()
+        self._raw = raw
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        self._sock.settimeout(self._deadline.left())
+        try:
+            return self._raw.readinto(buffer)
+        except TimeoutError:
+            self._deadline.expired = True  # the socket waited for exactly what was left
+            raise
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """http.client's answer, reading the socket through :class:`_DeadlineReader` while a deadline is set."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        deadline = _deadline()
+        if deadline is not None:
+            self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock, deadline))  # type: ignore[arg-type]
+
+
+class _DeadlineSending:
+    """Sends the request within what is left of the deadline (the connect itself has its own timeout)."""
+
+    sock: socket.socket | None
+
+    timeout: float | None
+
+    def send(self, data: Any) -> None:
+        deadline = _deadline()
+        if deadline is not None:
+            if self.sock is None:
+                self.connect()  # type: ignore[attr-defined]
+            assert self.sock is not None
+            self.sock.settimeout(deadline.left())  # sendall is bounded as a whole by the socket timeout
+            deadline.sent = True
+        elif self.sock is not None:
+            self.sock.settimeout(self.timeout)  # not what an earlier request's deadline left on a kept-alive socket
+        try:
+            super().send(data)  # type: ignore[misc]
+        except TimeoutError:
+            if deadline is not None:
+                deadline.expired = True
+            raise
+
+
+class _DeadlineHTTPConnection(_DeadlineSending, urllib3.connection.HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _DeadlineHTTPSConnection(_DeadlineSending, urllib3.connection.HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
+class DeadlineHTTPConnectionPool(urllib3.HTTPConnectionPool):
+    """urllib3's pool with :class:`_DeadlineHTTPConnection` (its name shows in requests' error messages)."""
+
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class DeadlineHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    """urllib3's TLS pool with :class:`_DeadlineHTTPSConnection`."""
+
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_DEADLINE_POOLS = {"http": DeadlineHTTPConnectionPool, "https": DeadlineHTTPSConnectionPool}
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter whose connections honour :func:`send_within`'s deadline (direct and HTTP(S) proxies)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _DEADLINE_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.ProxyManager:
+        manager: urllib3.ProxyManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS pools have their own connections: per-read timeouts only
+            manager.pool_classes_by_scheme = _DEADLINE_POOLS
+        return manager
+
+
+def send_within(session: requests.Session, seconds: float, method: str, url: str, **kwargs: Any) -> requests.Response:
+    """``session.request`` (a :func:`new_session`) bounded as a whole by ``seconds``: connect, send and read.
+
+    Past the deadline it raises ``requests.ConnectTimeout`` if nothing was sent yet, else ``requests.ReadTimeout``
+    (both transient; only the second "may have been stored"). The connect alone waits at most
+    :data:`MAX_CONNECT_WAIT`; name resolution is not bounded.
+    """
+    deadline = _Deadline(seconds)
+    outer, _DEADLINES.current = _deadline(), deadline
+    try:
+        return session.request(method, url, timeout=(min(MAX_CONNECT_WAIT, seconds), seconds), **kwargs)
+    except Exception as exc:
+        late = deadline.error()
+        if late is None:
+            raise
+        raise late from exc
+    finally:
+        _DEADLINES.current = outer
+
+
+async def asend_within(
+    client: httpx.AsyncClient, seconds: float, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """``client.request`` bounded as a whole by ``seconds``, as :func:`send_within` is for requests.
+
+    Past the deadline it raises ``httpx.ConnectTimeout`` if no request headers were being sent yet, else
+    ``httpx.ReadTimeout`` (an httpx trace tells the two apart).
+    """
+    import httpx
+
+    sent = False
+
+    async def trace(event: str, info: Mapping[str, Any]) -> None:
+        nonlocal sent
+        sent = sent or "send_request_headers" in event
+
+    deadline = asyncio.timeout(seconds)
+    try:
+        async with deadline:
+            return await client.request(method, url, extensions={"trace": trace}, **kwargs)
+    except TimeoutError as exc:  # httpx's own timeouts are httpx.TimeoutException, not this
+        if not deadline.expired():
+            raise
+        message = f"no complete answer within {seconds:g} s (the connection's timeout bounds the whole request)"
+        raise (httpx.ReadTimeout if sent else httpx.ConnectTimeout)(message) from exc
+
+
+# --------------------------------------------------------------------------------------------
 # Clients
 # --------------------------------------------------------------------------------------------
 def new_session(config: PandoraConnectionConfig) -> requests.Session:
-    """A pooled, signed keep-alive session for one hook."""
+    """A pooled, signed keep-alive session for one hook, whose requests :func:`send_within` can bound."""
     session = requests.Session()
     session.auth = PandoraAuth(config.access_key, config.secret_key)
     session.headers["User-Agent"] = USER_AGENT
     session.verify = config.verify
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+    adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=16)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -292,7 +526,7 @@ class SharedAsyncClients:
                     auth=httpx_auth(config.access_key, config.secret_key),
                     headers={"User-Agent": USER_AGENT.replace("python-requests", "python-httpx")},
                     verify=ssl_verify(config.verify),
-                    timeout=httpx.Timeout(config.timeout, connect=min(10.0, config.timeout)),
+                    timeout=httpx.Timeout(config.timeout, connect=min(MAX_CONNECT_WAIT, config.timeout)),
                     limits=httpx.Limits(
                         max_connections=MAX_ASYNC_IN_FLIGHT, max_keepalive_connections=MAX_ASYNC_IN_FLIGHT
                     ),

@@ -28,11 +28,13 @@ from airflow_provider_pandora.hooks._transport import (
     JSON,
     SHARED_ASYNC_CLIENTS,
     aretrying,
+    asend_within,
     certificate_error,
     decode_response,
     is_transient,
     new_session,
     retrying,
+    send_within,
 )
 
 if TYPE_CHECKING:
@@ -56,7 +58,9 @@ class PandoraBaseHook(BaseHook):
     """Connection, clients and signed, retried requests for the Pandora API (no API calls of its own).
 
     :param pandora_conn_id: the ``pandora`` connection.
-    :param timeout: seconds per HTTP request (overrides the connection's ``timeout``).
+    :param timeout: seconds one attempt of a request may take in all, from connecting to the last byte of the
+        answer (overrides the connection's ``timeout``); a server trickling its answer cannot stretch it, and
+        each retry gets its own.
     :param retry_limit: attempts for idempotent calls (overrides the connection).
     :param retry_delay: first back-off delay in seconds (overrides the connection).
     """
@@ -173,13 +177,14 @@ class PandoraBaseHook(BaseHook):
 
         def send() -> tuple[Any, str | None]:
             try:
-                response = self._session.request(
+                response = send_within(
+                    self._session,
+                    config.timeout,
                     method,
                     url,
                     data=body,
                     params=params,
                     headers=send_headers,
-                    timeout=(min(10.0, config.timeout), config.timeout),
                     # Per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override ``session.verify``,
                     # which would silently ignore the connection's ca_bundle or verify=false.
                     verify=config.verify,
@@ -236,7 +241,7 @@ class PandoraBaseHook(BaseHook):
         async def send() -> Any:
             try:
                 async with gate:
-                    response = await client.request(method, path, params=params, json=json_body)
+                    response = await asend_within(client, config.timeout, method, path, params=params, json=json_body)
             except Exception as exc:
                 refused = certificate_error(exc, config.endpoint)
                 if refused is not None:
