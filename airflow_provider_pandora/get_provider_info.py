@@ -50,8 +50,10 @@ def _pandora_connection() -> dict[str, Any]:
         "conn-fields": {
             "region": {
                 "label": "Region",
-                "description": "Pandora region of new groups and repos.",
-                "schema": {"type": ["string", "null"], "default": "nb"},
+                # No default: an extra shorter than 5 characters makes Airflow 3 log "Skipping masking for a
+                # secret as it's too short" in every task, and nb is the only region anyway.
+                "description": "Pandora region of new groups and repos; empty: nb (the only one).",
+                "schema": {"type": ["string", "null"]},
             },
             "timeout": {
                 "label": "Timeout (seconds)",
@@ -73,6 +75,13 @@ def _pandora_connection() -> dict[str, Any]:
                 "label": "Console URL",
                 "description": "Base URL of the Pandora console, for the 'Pandora console' task link.",
                 "schema": {"type": ["string", "null"], "format": "url"},
+            },
+            "account": {
+                "label": "Account (lineage)",
+                "description": "Optional: names the account in asset URIs and lineage "
+                "(pandora://host/<account>/<repo>), e.g. the Qiniu UID; only needed when several accounts of one "
+                "endpoint feed this Airflow.",
+                "schema": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},
             },
         },
     }
@@ -116,6 +125,45 @@ def _kodo_connection() -> dict[str, Any]:
             },
             **_tls_fields(),
         },
+    }
+
+
+def _asset_uris() -> list[dict[str, Any]]:
+    """The ``pandora`` and ``kodo`` URI schemes: normaliser, factory and OpenLineage converter (``assets.py``)."""
+    return [
+        {
+            "schemes": [scheme],
+            "handler": f"{_PKG}.assets.sanitize_{scheme}_uri",
+            "factory": f"{_PKG}.assets.create_{scheme}_asset",
+            "to_openlineage_converter": f"{_PKG}.assets.convert_{scheme}_asset_to_openlineage",
+        }
+        for scheme in ("pandora", "kodo")
+    ]
+
+
+def _config() -> dict[str, Any]:
+    """``[pandora]``: what ``pandora_repo_asset`` names repos after when a DAG does not say."""
+    return {
+        "pandora": {
+            "description": "How pandora_repo_asset() names repos when a DAG passes no endpoint or account.",
+            "options": {
+                "asset_endpoint": {
+                    "description": "The endpoint of the pandora connection that writes the repos this deployment's "
+                    "DAGs name as assets (its host and port make the asset URI).",
+                    "version_added": "0.1.0",
+                    "type": "string",
+                    "example": "http://127.0.0.1:8480",
+                    "default": "https://pipeline.qiniu.com",
+                },
+                "asset_account": {
+                    "description": "The account extra of that connection, when it has one.",
+                    "version_added": "0.1.0",
+                    "type": "string",
+                    "example": "1380012345",
+                    "default": "",
+                },
+            },
+        }
     }
 
 
@@ -168,4 +216,8 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "connection-types": [_pandora_connection(), _kodo_connection()],
         "extra-links": [f"{_PKG}.links.PandoraConsoleLink"],
+        # Airflow 3 reads asset-uris; Airflow 2.11 reads dataset-uris (the same entries).
+        "asset-uris": _asset_uris(),
+        "dataset-uris": _asset_uris(),
+        "config": _config(),
     }

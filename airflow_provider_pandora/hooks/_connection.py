@@ -99,6 +99,8 @@ class PandoraConnectionConfig:
     retry_delay: float = DEFAULT_RETRY_DELAY
     verify: bool | str = True
     console_url: str | None = None
+    #: Extra ``account``: names the account in asset URIs and lineage (``assets.py`` says why not the key).
+    account: str | None = None
 
     @classmethod
     def from_connection(cls, conn: Any, extra: Mapping[str, Any] | None = None) -> PandoraConnectionConfig:
@@ -120,6 +122,7 @@ class PandoraConnectionConfig:
             else DEFAULT_RETRY_DELAY,
             verify=connection_verify(extra),
             console_url=extra.get("console_url") or None,
+            account=str(extra.get("account") or "").strip() or None,
         )
 
     def with_overrides(

@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, ClassVar
 
-from airflow.providers.common.compat.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator, Context
 
+from airflow_provider_pandora import lineage
 from airflow_provider_pandora.exceptions import PandoraAlreadyExistsError, PandoraNotFoundError
 from airflow_provider_pandora.hooks.pandora import PandoraHook
 from airflow_provider_pandora.schema import check_choice
@@ -62,6 +63,15 @@ class PandoraBaseOperator(BaseOperator):
     def log_done(self, what: str) -> None:
         """Log what was done with the request id (for Qiniu support); never a secret."""
         self.log.info("%s (reqid %s)", what, last_reqid(self.hook))
+
+    # ---- lineage (lineage.py): outlets checked before the first request, their events filled after ----------
+    def check_outlets(self) -> None:
+        """Refuse ``pandora`` outlets that name another endpoint or account than this task's connection."""
+        lineage.check_outlets(self.outlets, lambda: self.hook.config)
+
+    def emit_outlet_events(self, context: Context, repos: Sequence[str] | None, **extra: Any) -> None:
+        """``extra`` on the asset events of the ``pandora`` outlets naming ``repos`` (``None``: every one)."""
+        lineage.emit_outlet_events(context, self.outlets, lambda: self.hook.config, repos, extra)
 
 
 class PandoraCreateOperator(PandoraBaseOperator):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import Context
 
+from airflow_provider_pandora import lineage
 from airflow_provider_pandora.exceptions import PandoraValidationError
 from airflow_provider_pandora.operators.base import PandoraBaseOperator
 from airflow_provider_pandora.params import parse_json_param
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
 
 class PandoraPushDataOperator(PandoraBaseOperator):
@@ -44,7 +48,9 @@ class PandoraPushDataOperator(PandoraBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Push the points; returns ``{"repo", "points", "bytes", "batches"}`` to XCom."""
+        self.check_outlets()
         result = self.hook.push_data(self.repo, self._points(), schema=self.schema)
+        self._pushed = result.to_dict()
         self.log.info(
             "pushed %d points (%d bytes, %d batches) to repo %r; reqids %s",
             result.points,
@@ -53,4 +59,16 @@ class PandoraPushDataOperator(PandoraBaseOperator):
             self.repo,
             ", ".join(result.reqids) or "-",
         )
-        return {"repo": self.repo, **result.to_dict()}
+        self.emit_outlet_events(context, [self.repo], **self._pushed)
+        return {"repo": self.repo, **self._pushed}
+
+    _pushed: dict[str, Any] | None = None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The repo as the output, with the points (rows) and bytes pushed."""
+        if not self._pushed:
+            return lineage.empty_lineage()
+        output = lineage.repo_dataset(
+            self.hook.config, self.repo, rows=self._pushed["points"], size=self._pushed["bytes"], output=True
+        )
+        return lineage.operator_lineage([], [output])

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import Context
 
+from airflow_provider_pandora import lineage
 from airflow_provider_pandora.operators.base import PandoraBaseOperator, PandoraCreateOperator, PandoraDeleteOperator
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+
+def sql_lineage(op: PandoraBaseOperator, repo: str, code: str | None, dest_repo: str | None) -> OperatorLineage:
+    """Inputs parsed from the SQL (``stream`` is ``repo``; ``repo`` always), ``dest_repo`` out, the SQL facet."""
+    config = op.hook.config
+    inputs = [lineage.repo_dataset(config, name) for name in lineage.sql_input_repos(code, repo)]
+    outputs = [lineage.repo_dataset(config, dest_repo, output=True)] if dest_repo else []
+    return lineage.operator_lineage(inputs, outputs, job_facets=lineage.sql_job_facets(code))
+
+
+def sql_start_lineage(code: str | None) -> OperatorLineage:
+    """On START the SQL facet alone (Marquez reads the job's first context only; datasets come on COMPLETE)."""
+    return lineage.operator_lineage(job_facets=lineage.sql_job_facets(code))
 
 
 class PandoraCreateTransformOperator(PandoraCreateOperator):
@@ -58,6 +75,7 @@ class PandoraCreateTransformOperator(PandoraCreateOperator):
 
         Returns ``{"repo", "dest_repo", "transform", "action"}`` to XCom.
         """
+        self.check_outlets()
         result = self.create_or_update(
             self.transform,
             lambda: self.hook.create_transform(
@@ -80,7 +98,23 @@ class PandoraCreateTransformOperator(PandoraCreateOperator):
                 container=self.container,
             ),
         )
+        self._action = result["action"]
+        self.emit_outlet_events(
+            context, [self.dest_repo], transform=self.transform, source_repo=self.repo, action=self._action
+        )
         return {"repo": self.repo, "dest_repo": self.dest_repo, **result}
+
+    _action: str | None = None
+
+    def get_openlineage_facets_on_start(self) -> OperatorLineage:
+        """The SQL, before anything runs."""
+        return sql_start_lineage(self.code)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The repos the SQL reads, ``dest_repo`` written, the SQL; empty if the transform already existed."""
+        if self._action not in ("created", "updated"):
+            return lineage.empty_lineage()
+        return sql_lineage(self, self.repo, self.code, self.dest_repo)
 
 
 class PandoraUpdateTransformOperator(PandoraBaseOperator):
@@ -110,6 +144,7 @@ class PandoraUpdateTransformOperator(PandoraBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Update the transform's code, plugin, interval or container; returns ``{"repo", "transform", "action"}``."""
+        self.check_outlets()
         self.hook.update_transform(
             self.repo,
             self.transform,
@@ -119,7 +154,21 @@ class PandoraUpdateTransformOperator(PandoraBaseOperator):
             container=self.container,
         )
         self.log_done(f"updated transform {self.transform!r} of repo {self.repo!r}")
+        self._updated = True
+        self.emit_outlet_events(context, None, transform=self.transform, source_repo=self.repo, action="updated")
         return {"repo": self.repo, "transform": self.transform, "action": "updated"}
+
+    _updated = False
+
+    def get_openlineage_facets_on_start(self) -> OperatorLineage:
+        """The new SQL, when it changes, before anything runs."""
+        return sql_start_lineage(self.code)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The repos the new SQL reads and the SQL (the update does not name the destination, so no output)."""
+        if not self._updated:
+            return lineage.empty_lineage()
+        return sql_lineage(self, self.repo, self.code, None)
 
 
 class PandoraDeleteTransformOperator(PandoraDeleteOperator):
