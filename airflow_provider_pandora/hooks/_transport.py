@@ -357,7 +357,6 @@ class _DeadlineSending:
     """Sends the request within what is left of the deadline (the connect itself has its own timeout)."""
 
     sock: socket.socket | None
-
     timeout: float | None
 
     def send(self, data: Any) -> None:
