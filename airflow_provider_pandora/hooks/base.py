@@ -91,6 +91,8 @@ class PandoraBaseHook(BaseHook):
         self._async_client: httpx.AsyncClient | None = None
         self._async_gate: asyncio.Semaphore | None = None
         self._async_config: PandoraConnectionConfig | None = None
+        self.last_reqid: str | None = None
+        """The ``X-Reqid`` of the last call that got an answer (operators log it for Qiniu support)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(pandora_conn_id={self.pandora_conn_id!r})"
@@ -196,9 +198,13 @@ class PandoraBaseHook(BaseHook):
                 raise
             return decode_response(method, path, response.status_code, response.content, response.headers, self.log)
 
-        if not retry:
-            return send()
-        return retrying(config.retry_limit, config.retry_delay, before_sleep=self._log_retry)(send)
+        answer = (
+            send()
+            if not retry
+            else retrying(config.retry_limit, config.retry_delay, before_sleep=self._log_retry)(send)
+        )
+        self.last_reqid = answer[1]
+        return answer
 
     async def _aconfig(self) -> PandoraConnectionConfig:
         if self._async_config is None:

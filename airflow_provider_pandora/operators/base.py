@@ -29,17 +29,6 @@ def task_job_params(op: BaseOperator) -> dict[str, Any] | None:
     return {k: v for k, v in merged.items() if k not in dag_keys} or None
 
 
-class _ReqidRecordingHook(PandoraHook):
-    """The hook, remembering the request id of its last successful call so operators can log it."""
-
-    last_reqid: str | None = None
-
-    def request_with_reqid(self, method: str, path: str, **kwargs: Any) -> tuple[Any, str | None]:
-        body, reqid = super().request_with_reqid(method, path, **kwargs)
-        self.last_reqid = reqid
-        return body, reqid
-
-
 def last_reqid(hook: Any) -> str:
     """The hook's last request id for the log, or ``-`` when there is none (never a secret)."""
     return str(getattr(hook, "last_reqid", None) or "-")
@@ -57,8 +46,8 @@ class PandoraBaseOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> PandoraHook:
-        """A hook that records each call's request id, built on first use (not at DAG parse time)."""
-        return _ReqidRecordingHook(self.pandora_conn_id)
+        """The hook, built on first use (not at DAG parse time); it remembers its last request id."""
+        return PandoraHook(self.pandora_conn_id)
 
     def log_done(self, what: str) -> None:
         """Log what was done with the request id (for Qiniu support); never a secret."""

@@ -10,7 +10,9 @@ from typing import Any
 from unittest import mock
 
 import pytest
+import requests
 from airflow.providers.common.compat.sdk import DAG, AirflowException, TaskDeferred
+from requests.structures import CaseInsensitiveDict
 
 import airflow_provider_pandora.operators as ops
 from airflow_provider_pandora.exceptions import (
@@ -280,14 +282,22 @@ def test_what_was_done_is_logged_with_reqid_and_no_secret(
     op = ops.PandoraCreateGroupOperator(task_id="t", group="g1", container=CONTAINER)
     sent: list[tuple[str, str]] = []
 
-    def fake_send(self: Any, method: str, path: str, **kwargs: Any) -> tuple[Any, str | None]:
-        sent.append((method, path))
-        return {}, "reqid-42"
+    class Answer(requests.adapters.BaseAdapter):
+        """The service's answer, as a requests transport: 200 ``{}`` with its request id."""
 
-    with (
-        mock.patch("airflow_provider_pandora.hooks.pandora.PandoraHook.request_with_reqid", fake_send),
-        caplog.at_level("INFO"),
-    ):
+        def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+            sent.append((request.method or "", request.path_url))
+            response = requests.Response()
+            response.status_code, response._content = 200, b"{}"
+            response.headers = CaseInsensitiveDict({"Content-Type": "application/json", "X-Reqid": "reqid-42"})
+            response.request = request
+            return response
+
+        def close(self) -> None:
+            pass
+
+    op.hook.get_conn().mount("http://", Answer())
+    with caplog.at_level("INFO"):
         assert op.execute({}) == {"group": "g1", "action": "created"}
     assert sent == [("POST", "/v2/groups/g1")]
     logged = caplog.text + capsys.readouterr().out  # stdlib logging on 2.x, structlog to stdout on 3.x
@@ -324,3 +334,13 @@ def test_task_state_store_resubmits_after_a_failed_run() -> None:
     assert result["reconnected"] is False
     hook.start_job.assert_called_once()
     assert store["pandora_run_started_at"] != "2026-01-01T00:00:00+00:00"
+
+
+def test_operator_hook_is_a_plain_pandora_hook_that_a_patch_reaches() -> None:
+    """``operator.hook`` is a ``PandoraHook`` (no private subclass), so patching the class the module uses works."""
+    op = ops.PandoraCreateRepoOperator(task_id="t", repo="r", schema=[{"key": "k", "valtype": "string"}])
+    assert type(op.hook) is PandoraHook
+    assert op.hook.last_reqid is None
+    with mock.patch("airflow_provider_pandora.operators.base.PandoraHook") as patched:
+        fresh = ops.PandoraCreateRepoOperator(task_id="t", repo="r", schema=[{"key": "k", "valtype": "string"}])
+        assert fresh.hook is patched.return_value
