@@ -8,7 +8,10 @@ variable says ``"verify": "no"``); operator parameters are parsed strictly by
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import importlib
+import json
 import logging
 import os
 import ssl
@@ -25,7 +28,9 @@ __all__ = [
     "DEFAULT_RETRY_LIMIT",
     "DEFAULT_TIMEOUT",
     "PandoraConnectionConfig",
+    "aconnection_extra",
     "connection_endpoint",
+    "connection_extra",
     "connection_verify",
     "extra_bool",
     "mask_secret",
@@ -105,7 +110,7 @@ class PandoraConnectionConfig:
     @classmethod
     def from_connection(cls, conn: Any, extra: Mapping[str, Any] | None = None) -> PandoraConnectionConfig:
         """Parse a connection (``extra`` given when it was read asynchronously); names what is missing."""
-        extra = dict(extra if extra is not None else (conn.extra_dejson or {}))
+        extra = dict(extra if extra is not None else connection_extra(conn))
         if not conn.login or not conn.password:
             raise PandoraValidationError(
                 "connection", f"{conn.conn_id!r} needs the access key as login and the secret key as password"
@@ -137,11 +142,88 @@ class PandoraConnectionConfig:
         )
 
 
-def mask_secret(value: str) -> None:
-    """Register a derived secret (a token) with Airflow's masker; a no-op outside Airflow's logging."""
+def mask_secret(value: Any) -> None:
+    """Register a secret (a token, the sensitive extras) with Airflow's masker; a no-op outside Airflow's logging."""
     try:
         from airflow.providers.common.compat.sdk import mask_secret as airflow_mask_secret
 
         airflow_mask_secret(value)
     except Exception:  # pragma: no cover - masking must never break the call
         log.debug("could not register a derived secret for masking", exc_info=True)
+
+
+#: Where Airflow's ``should_hide_value_for_key`` lives: 3.1+, 3.0, 2.x.
+_MASKER_MODULES = (
+    "airflow.sdk._shared.secrets_masker",
+    "airflow.sdk.execution_time.secrets_masker",
+    "airflow.utils.log.secrets_masker",
+)
+
+
+def _sensitive_key(key: Any) -> bool:
+    """Whether Airflow hides the value of an extra named ``key`` (``[core] sensitive_var_conn_names`` included)."""
+    for name in _MASKER_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        return bool(module.should_hide_value_for_key(key))
+    return False
+
+
+def _secrets(value: Any) -> Any:
+    """What of a parsed extra sits under a sensitive key, at any depth (``None``: nothing)."""
+    if isinstance(value, dict):
+        found = {k: v if _sensitive_key(k) else _secrets(v) for k, v in value.items()}
+        return {k: v for k, v in found.items() if v not in (None, "", {}, [])} or None
+    if isinstance(value, list):
+        return [item for item in map(_secrets, value) if item is not None] or None
+    return None
+
+
+def _parse_extra(conn: Any) -> dict[str, Any] | None:
+    raw = getattr(conn, "extra", None)
+    if not raw:
+        return {}
+    try:
+        extra = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return extra if isinstance(extra, dict) else None
+
+
+def connection_extra(conn: Any) -> dict[str, Any]:
+    """A connection's extras, with those under a sensitive key (``password``, ``token``...) masked in logs.
+
+    Not ``conn.extra_dejson``: on Airflow 3 that hands *every* extra to the masker, which logs
+    ``Skipping masking for a secret as it's too short (<5 chars)`` for ``"region": "nb"`` before it asks whether
+    ``region`` is sensitive at all. An extra that is not a JSON object is left to ``extra_dejson``.
+    """
+    extra = _parse_extra(conn)
+    if extra is None:
+        parsed = conn.extra_dejson  # Airflow logs a broken extra, and hands back {} or what JSON held
+        return dict(parsed) if isinstance(parsed, Mapping) else {}
+    secrets = _secrets(extra)
+    if secrets:
+        mask_secret(secrets)
+    return extra
+
+
+async def aconnection_extra(conn: Any) -> dict[str, Any]:
+    """:func:`connection_extra` for an event loop: the masker is told without blocking it (Airflow 3's
+    ``amask_secret`` where there is one, else in a worker thread)."""
+    extra = _parse_extra(conn)
+    if extra is None:
+        from airflow.providers.common.compat.connection import get_async_extra_dejson
+
+        parsed = await get_async_extra_dejson(conn)
+        return dict(parsed) if isinstance(parsed, Mapping) else {}
+    secrets = _secrets(extra)
+    if secrets:
+        try:
+            from airflow.sdk.log import amask_secret
+        except ImportError:
+            await asyncio.to_thread(mask_secret, secrets)
+        else:
+            await amask_secret(secrets)
+    return extra

@@ -24,7 +24,12 @@ from airflow.providers.common.compat.sdk import BaseHook
 from airflow_provider_pandora.connection_form import form_widgets, ui_field_behaviour
 from airflow_provider_pandora.exceptions import KodoError, PandoraValidationError
 from airflow_provider_pandora.get_provider_info import _kodo_connection
-from airflow_provider_pandora.hooks._connection import connection_endpoint, connection_verify, mask_secret
+from airflow_provider_pandora.hooks._connection import (
+    connection_endpoint,
+    connection_extra,
+    connection_verify,
+    mask_secret,
+)
 
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
@@ -66,7 +71,7 @@ class KodoConnectionConfig:
     @classmethod
     def from_connection(cls, conn: Any, extra: Mapping[str, Any] | None = None) -> KodoConnectionConfig:
         """Parse a ``kodo`` connection; names what is missing."""
-        extra = dict(extra if extra is not None else (conn.extra_dejson or {}))
+        extra = dict(extra if extra is not None else connection_extra(conn))
         if not conn.login or not conn.password:
             raise PandoraValidationError(
                 "connection", f"{conn.conn_id!r} needs the Kodo access key as login and the secret key as password"
