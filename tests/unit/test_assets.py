@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -156,16 +157,18 @@ def test_registered_on_both_airflow_lines(key: str) -> None:
 
 
 def test_the_providers_manager_knows_the_schemes() -> None:
-    if AIRFLOW_V_3_0_PLUS:
+    try:  # Airflow 3.2+: the task SDK's own registry
         from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
-        manager = ProvidersManagerTaskRuntime()
-        handlers, factories = manager.asset_uri_handlers, manager.asset_factories
-    else:
+        manager: Any = ProvidersManagerTaskRuntime()
+    except ImportError:  # Airflow 3.0, 3.1 and 2.11
         from airflow.providers_manager import ProvidersManager
 
-        manager2 = ProvidersManager()
-        handlers, factories = manager2.dataset_uri_handlers, manager2.dataset_factories
+        manager = ProvidersManager()
+    if AIRFLOW_V_3_0_PLUS:
+        handlers, factories = manager.asset_uri_handlers, manager.asset_factories
+    else:
+        handlers, factories = manager.dataset_uri_handlers, manager.dataset_factories
     assert handlers["pandora"] is sanitize_pandora_uri
     assert handlers["kodo"] is sanitize_kodo_uri
     assert factories["pandora"] is create_pandora_asset

@@ -381,9 +381,9 @@ def collector(monkeypatch: pytest.MonkeyPatch) -> Any:
     """A real collector instead of the no-op one Airflow hands out while OpenLineage is not configured."""
     import airflow.providers.common.compat.sdk as compat_sdk
 
-    if AIRFLOW_V_3_0_PLUS:
+    try:  # Airflow 3.2+
         from airflow.sdk.lineage import HookLineageCollector
-    else:
+    except ImportError:  # Airflow 3.0, 3.1 and 2.11
         from airflow.lineage.hook import HookLineageCollector  # type: ignore[no-redef]
     real = HookLineageCollector()
     monkeypatch.setattr(compat_sdk, "get_hook_lineage_collector", lambda: real, raising=False)
