@@ -25,13 +25,14 @@ LOCK2      := locks/airflow-$(AIRFLOW2).txt
 BUILD_LOCK := locks/build.txt
 
 .PHONY: help install install-airflow2 install-lines install-system lint types unit test test-airflow3 test-airflow2 \
-	test-lines system-test demo bench lock lock-upgrade test-latest clean
+	test-lines system-test demo bench dist lock lock-upgrade test-latest clean
 
 help:
 	@echo "make demo         - start the emulator and run the end-to-end example DAG"
-	@echo "make test         - lint, types, the whole suite on Airflow $(AIRFLOW3) and $(AIRFLOW2), the Airflow-facing"
-	@echo "                    suites on $(AIRFLOW_LINES), and the system test; every venv from its lock"
+	@echo "make test         - lint, types, make dist, the whole suite on Airflow $(AIRFLOW3) and $(AIRFLOW2), the"
+	@echo "                    Airflow-facing suites on $(AIRFLOW_LINES), and the system test; every venv from its lock"
 	@echo "make bench        - speed and memory figures (benchmarks/results.json)"
+	@echo "make dist         - build the wheel and sdist (dist/) and check them: twine, install beside Airflow, tests"
 	@echo "make lock         - re-resolve locks/*.txt from locks/*.in and pyproject.toml, keeping versions that still fit"
 	@echo "make lock-upgrade - the same, moving every package to its newest allowed version"
 	@echo "make test-latest  - unit and integration suites on fresh unpinned venvs, then how they differ from the locks"
@@ -118,7 +119,7 @@ system-test: install-system
 		tests/system/test_airflow2.py || rc=1; \
 	exit $$rc
 
-test: lint types test-airflow3 test-airflow2 test-lines system-test
+test: lint types dist test-airflow3 test-airflow2 test-lines system-test
 	@echo "make test: all checks passed on Airflow $(AIRFLOW3) and $(AIRFLOW2), and the Airflow-facing suites on $(AIRFLOW_LINES)"
 
 # Drift, seen on purpose: fresh venvs from locks/*.in alone (ranges, plus the pins for known upstream breaks that
@@ -135,6 +136,37 @@ test-latest: | $(UV)
 		UV=$(UV) $(PYTHON) tools/locks.py drift locks/airflow-$$v.txt $$venv/bin/python; \
 	done; exit $$rc
 
+# The wheel and sdist as they would be published (dist/), built by the pinned uv with the locked hatchling, then
+# checked: `twine check --strict` (twine from locks/dist.txt, in .venv-dist); the wheel installed into a fresh venv
+# beside Airflow $(AIRFLOW3) at the lock's versions registers as a provider; and with the extras .venv has, the
+# unpacked sdist's own tests collect without errors (docs/, locks/, tools/... are in it). Scratch: build/dist-check.
+DIST_VENV  := .venv-dist
+DIST_LOCK  := locks/dist.txt
+DIST_CHECK := build/dist-check
+DIST_EXTRAS = $(shell sed -n 's/^-e \.\[\(.*\)\]$$/\1/p' locks/airflow-$(AIRFLOW3).in)
+
+$(DIST_VENV)/.installed: $(DIST_LOCK) | $(UV)
+	$(call sync,$(DIST_VENV),$(DIST_LOCK))
+
+dist: $(DIST_VENV)/.installed
+	rm -rf dist $(DIST_CHECK) && mkdir -p $(DIST_CHECK)/sdist
+	$(UV) build -q --build-constraints $(BUILD_LOCK) --out-dir dist
+	$(DIST_VENV)/bin/twine check --strict dist/*
+	grep -v '^-e ' $(LOCK3) > $(DIST_CHECK)/constraints.txt
+	$(UV) venv -q --python $(PYTHON) $(DIST_CHECK)/venv
+	$(UV) pip install -q --python $(DIST_CHECK)/venv/bin/python --constraints $(DIST_CHECK)/constraints.txt dist/*.whl
+	$(UV) pip check -q --python $(DIST_CHECK)/venv/bin/python
+	cd $(DIST_CHECK) && AIRFLOW_HOME=$(CURDIR)/$(DIST_CHECK)/airflow venv/bin/python -c "from airflow.providers_manager \
+		import ProvidersManager; info = ProvidersManager().providers['airflow-provider-pandora']; \
+		print('make dist: the wheel registers', info.data['package-name'], info.version, 'beside Airflow $(AIRFLOW3)')"
+	$(UV) pip install -q --python $(DIST_CHECK)/venv/bin/python --constraints $(DIST_CHECK)/constraints.txt \
+		"airflow-provider-pandora[$(DIST_EXTRAS)] @ file://$(CURDIR)/$$(ls dist/*.whl)"
+	tar -xzf dist/*.tar.gz -C $(DIST_CHECK)/sdist --strip-components=1
+	cd $(DIST_CHECK)/sdist && ../venv/bin/python -m pytest -q -p no:cacheprovider --collect-only >../collect.log 2>&1 \
+		|| { tail -40 ../collect.log; exit 1; }
+	@tail -1 $(DIST_CHECK)/collect.log | sed 's/^/make dist: the unpacked sdist: /'
+	@ls dist
+
 demo: install
 	$(BIN)/python -m tests.demo
 
@@ -142,4 +174,5 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(VENV2) .venv-airflow-* .venv-latest-* $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .demo
+	rm -rf $(VENV) $(VENV2) .venv-airflow-* .venv-latest-* $(DIST_VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache \
+		.demo dist build
