@@ -16,12 +16,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
-
-if TYPE_CHECKING:  # the adapters' old home: resolved lazily by __getattr__ below, typed here
-    from airflow_provider_pandora.hooks._transport import PandoraAuth as PandoraAuth
-    from airflow_provider_pandora.hooks._transport import httpx_auth as httpx_auth
 
 SCHEME = "Pandora"
 QINIU_HEADER_PREFIX = "X-Qiniu-"
@@ -304,12 +300,3 @@ def sign_headers(
         headers=headers,
     )
     return {"Date": date, "Authorization": value}
-
-
-def __getattr__(name: str) -> Any:
-    """The requests/httpx adapters moved to :mod:`airflow_provider_pandora.hooks._transport`; old imports still work."""
-    if name in ("PandoraAuth", "httpx_auth"):
-        from airflow_provider_pandora.hooks import _transport
-
-        return getattr(_transport, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -65,7 +65,7 @@ def phases(count: int, interval: float, seed: int = 0) -> list[float]:
 
 
 def _set_up_job(hook: PandoraHook, name: str, sleep: float) -> int:
-    from airflow_provider_pandora.hooks.pandora import run_id_of
+    from airflow_provider_pandora.hooks.runs import run_id_of
     from tests.hardening import trigger_load
 
     code = f"-- emulator: sleep={max(0.0, sleep):.3f}\nselect s from {trigger_load.REPO}"

@@ -17,8 +17,9 @@ from typing import Any
 
 import requests
 
-from airflow_provider_pandora import auth, wire
-from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from airflow_provider_pandora import wire
+from airflow_provider_pandora.emulator.http.server import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from airflow_provider_pandora.hooks._transport import PandoraAuth
 from airflow_provider_pandora.schema import parse_schema
 
 TARGET_POINTS_PER_S = 100_000.0
@@ -85,7 +86,7 @@ def _emulator(*args: str) -> Iterator[str]:
 
 def _ingest(url: str, batches: list[tuple[int, bytes]], *, create: bool) -> float:
     session = requests.Session()
-    session.auth = auth.PandoraAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+    session.auth = PandoraAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
     if create:
         created = session.post(f"{url}/v2/repos/bench", json={"region": "nb", "schema": SCHEMA}, timeout=30)
         created.raise_for_status()

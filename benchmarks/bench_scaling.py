@@ -64,7 +64,7 @@ def _child_triggers(count: int) -> dict[str, Any]:
     from benchmarks.bench_triggers import CONN_ID, _rss_kib
 
     with _emulator() as url:
-        from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+        from airflow_provider_pandora.emulator.http.server import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
         os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(
             {"conn_type": "pandora", "host": url, "login": DEMO_ACCESS_KEY, "password": DEMO_SECRET_KEY}

@@ -34,7 +34,7 @@ from typing import Any
 
 import requests
 
-from airflow_provider_pandora.emulator.faults import ACTIONS
+from airflow_provider_pandora.emulator.core.faults import ACTIONS
 
 REPO = "soak"
 SCHEMA: list[dict[str, Any]] = [
@@ -321,7 +321,7 @@ def _child(url: str, directory: str, points: int, faults: bool) -> None:
 def _soak_in_child(url: str, directory: Path, points: int, *, faults: bool) -> SoakReport:
     """Run the transfers in their own process with a throwaway AIRFLOW_HOME (the emulator runs in another)."""
     with tempfile.TemporaryDirectory(prefix="pandora-soak-home-") as home:
-        from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+        from airflow_provider_pandora.emulator.http.server import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
         env = dict(
             os.environ,

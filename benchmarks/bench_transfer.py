@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_pandora import auth, wire
-from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from airflow_provider_pandora.emulator.http.server import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from airflow_provider_pandora.hooks._transport import PandoraAuth
 from airflow_provider_pandora.transfers import _decode
 from benchmarks import _sinks
 from benchmarks._sinks import curl_config, nginx_sink, run_curls
@@ -190,7 +191,7 @@ def _child_naive(url: str, path: str) -> dict[str, Any]:
     import requests
 
     session = requests.Session()
-    session.auth = auth.PandoraAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+    session.auth = PandoraAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
     target = f"{url}/v2/repos/{REPO}/data"
     cpu = _cpu_s()
     started = time.perf_counter()

@@ -25,7 +25,7 @@ from typing import Any
 
 import requests
 
-from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from airflow_provider_pandora.emulator.http.server import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 from benchmarks.bench_emulator import _emulator
 
 TRIGGERS = int(os.environ.get("BENCH_TRIGGERS_COUNT", "1000"))

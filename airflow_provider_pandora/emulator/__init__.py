@@ -10,15 +10,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PandoraEmulator
+    from airflow_provider_pandora.emulator.http.server import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+    from airflow_provider_pandora.emulator.testing import PandoraEmulator
 
 __all__ = ["DEMO_ACCESS_KEY", "DEMO_SECRET_KEY", "PandoraEmulator"]
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so importing a pure submodule (sql, delivery...) does not start up the server code.
-    if name in __all__:
-        from airflow_provider_pandora.emulator import testing
+    if name == "PandoraEmulator":
+        from airflow_provider_pandora.emulator.testing import PandoraEmulator
 
-        return getattr(testing, name)
+        return PandoraEmulator
+    if name in __all__:
+        from airflow_provider_pandora.emulator.http import server
+
+        return getattr(server, name)
     raise AttributeError(name)

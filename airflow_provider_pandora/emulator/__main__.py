@@ -18,8 +18,13 @@ from pathlib import Path
 from types import FrameType
 
 from airflow_provider_pandora.emulator.delivery.export_allow import parse_allow
-from airflow_provider_pandora.emulator.http.server import MIN_BODY_RATE, READ_TIMEOUT, EmulatorServer
-from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from airflow_provider_pandora.emulator.http.server import (
+    DEMO_ACCESS_KEY,
+    DEMO_SECRET_KEY,
+    MIN_BODY_RATE,
+    READ_TIMEOUT,
+    EmulatorServer,
+)
 
 
 def _credential(value: str) -> tuple[str, str]:

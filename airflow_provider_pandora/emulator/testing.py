@@ -23,7 +23,7 @@ from airflow_provider_pandora.emulator.core.faults import Fault
 from airflow_provider_pandora.emulator.delivery.export_allow import parse_allow
 from airflow_provider_pandora.emulator.http.server import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, EmulatorServer
 
-__all__ = ["DEMO_ACCESS_KEY", "DEMO_SECRET_KEY", "PandoraEmulator"]
+__all__ = ["PandoraEmulator"]
 
 DEFAULT_TICK = 0.05
 """Background pass interval in tests: exports deliver and schedules fire within ~50 ms."""

@@ -31,60 +31,19 @@ from airflow_provider_pandora.exceptions import (
 )
 from airflow_provider_pandora.get_provider_info import _pandora_connection
 from airflow_provider_pandora.hooks._connection import (
-    DEFAULT_ENDPOINT,
-    DEFAULT_REGION,
-    DEFAULT_RETRY_DELAY,
-    DEFAULT_RETRY_LIMIT,
-    DEFAULT_TIMEOUT,
-    PandoraConnectionConfig,
-    connection_endpoint,
-    connection_verify,
     mask_secret,
-)
-from airflow_provider_pandora.hooks._transport import (
-    MAX_ASYNC_IN_FLIGHT,
-    MAX_RETRY_WAIT,
-    USER_AGENT,
-    is_certificate_error,
 )
 from airflow_provider_pandora.hooks.base import PandoraBaseHook
 from airflow_provider_pandora.hooks.polling import PollPolicy
 from airflow_provider_pandora.hooks.runs import (
     JobRun,
-    JobStatus,
     PushResult,
     history_size,
     parse_job_history,
-    run_id_of,
     select_run,
 )
 
-# Most names below moved to hooks/_connection.py, hooks/_transport.py, hooks/base.py and hooks/runs.py; they
-# stay importable from here, where DAGs and older code import them.
-__all__ = [
-    "DEFAULT_ENDPOINT",
-    "DEFAULT_REGION",
-    "DEFAULT_RETRY_DELAY",
-    "DEFAULT_RETRY_LIMIT",
-    "DEFAULT_TIMEOUT",
-    "MAX_ASYNC_IN_FLIGHT",
-    "MAX_PLUGIN_BYTES",
-    "MAX_RETRY_WAIT",
-    "PUSH_CONTENT_TYPE",
-    "USER_AGENT",
-    "JobRun",
-    "JobStatus",
-    "PandoraBaseHook",
-    "PandoraConnectionConfig",
-    "PandoraHook",
-    "PushResult",
-    "connection_endpoint",
-    "connection_verify",
-    "is_certificate_error",
-    "parse_job_history",
-    "run_id_of",
-    "select_run",
-]
+__all__ = ["MAX_PLUGIN_BYTES", "PUSH_CONTENT_TYPE", "PandoraHook"]
 
 MAX_PLUGIN_BYTES = 20 * 1024 * 1024
 #: The spec's content type for data pushes; the service also takes the SDKs' ``text/plain``.

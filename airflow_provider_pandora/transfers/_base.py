@@ -16,9 +16,6 @@ from airflow_provider_pandora.operators.base import PandoraBaseOperator
 from airflow_provider_pandora.params import parse_bool_param, parse_int_param, parse_json_param
 from airflow_provider_pandora.transfers._checkpoints import (
     CHECKPOINT_STATE_KEY,
-    VARIABLE_PREFIX,
-    CheckpointStore,
-    TaskStateCheckpoints,
     VariableCheckpoints,
     checkpoint_store,
 )
@@ -30,15 +27,7 @@ from airflow_provider_pandora.transfers._engine import (
 )
 from airflow_provider_pandora.transfers._reading import Source
 
-__all__ = [
-    "CHECKPOINT_STATE_KEY",
-    "VARIABLE_PREFIX",
-    "BaseTransferOperator",
-    "CheckpointStore",
-    "TaskStateCheckpoints",
-    "VariableCheckpoints",
-    "checkpoint_store",
-]
+__all__ = ["BaseTransferOperator"]
 
 
 class BaseTransferOperator(PandoraBaseOperator):

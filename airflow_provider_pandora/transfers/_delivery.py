@@ -23,7 +23,7 @@ from airflow_provider_pandora.transfers._batch import Batch
 if TYPE_CHECKING:
     from airflow_provider_pandora.hooks._connection import PandoraConnectionConfig
 
-__all__ = ["CONTENT_CODES", "Batch", "PushHook", "Sender", "Sent", "maybe_committed"]
+__all__ = ["CONTENT_CODES", "PushHook", "Sender", "Sent"]
 
 DEFAULT_ATTEMPTS = 5
 #: Codes meaning "this batch's content is refused": bisect to find the bad points.

@@ -52,14 +52,13 @@ from airflow_provider_pandora.transfers._checkpoints import (
     CHECKPOINT_VERSION,
     SOURCE_CHANGE_POLICIES,
     CheckpointStore,
-    MemoryCheckpoints,
     Plan,
     Start,
     Totals,
     identity_key,
     plan_resume,
 )
-from airflow_provider_pandora.transfers._delivery import CONTENT_CODES, DEFAULT_ATTEMPTS, PushHook, Sender, Sent
+from airflow_provider_pandora.transfers._delivery import PushHook, Sender, Sent
 from airflow_provider_pandora.transfers._encoding import (
     Batcher,
     Converter,
@@ -596,23 +595,4 @@ class Transfer:
         )
 
 
-__all__ = [
-    "BAD_LINE_POLICIES",
-    "CONTENT_CODES",
-    "DEFAULT_ATTEMPTS",
-    "FORMATS",
-    "BadLine",
-    "BadLineError",
-    "CheckpointStore",
-    "MemoryCheckpoints",
-    "Source",
-    "Transfer",
-    "TransferError",
-    "TransferHook",
-    "TransferOptions",
-    "_Block",
-    "_TooLong",
-    "encode_lines",
-    "jsonl_converter",
-    "read_blocks",
-]
+__all__ = ["BAD_LINE_POLICIES", "FORMATS", "Transfer", "TransferHook", "TransferOptions"]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from airflow_provider_pandora import auth
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
+from airflow_provider_pandora.hooks._transport import PandoraAuth
 from tests.common import CONTAINER, SCHEMA
 
 
@@ -20,7 +20,7 @@ class Api:
     def __init__(self, emulator: PandoraEmulator) -> None:
         self.emulator = emulator
         self.session = requests.Session()
-        self.session.auth = auth.PandoraAuth(emulator.access_key, emulator.secret_key)
+        self.session.auth = PandoraAuth(emulator.access_key, emulator.secret_key)
 
     def call(
         self,

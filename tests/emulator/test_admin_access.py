@@ -15,8 +15,8 @@ import requests
 
 from airflow_provider_pandora.emulator.__main__ import build_parser
 from airflow_provider_pandora.emulator.http import server as http_server
-from airflow_provider_pandora.emulator.http.server import ADMIN_TOKEN_HEADER, is_loopback
-from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, PandoraEmulator
+from airflow_provider_pandora.emulator.http.server import ADMIN_TOKEN_HEADER, DEMO_ACCESS_KEY, is_loopback
+from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from tests.emulator.conftest import Api, error_code
 
 TOKEN = "s3cret-admin-token"

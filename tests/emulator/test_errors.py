@@ -15,6 +15,7 @@ import requests
 
 from airflow_provider_pandora import auth
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
+from airflow_provider_pandora.hooks._transport import PandoraAuth
 from tests.common import CONTAINER, SCHEMA
 from tests.emulator.conftest import Api, error_code
 
@@ -371,7 +372,7 @@ def test_push_without_content_length_is_411(api: Api, pandora_emulator: PandoraE
         pandora_emulator.url + "/v2/repos/src/data",
         data=iter([b"user=a\n"]),
         headers={"Content-Type": "text/plain"},
-        auth=auth.PandoraAuth(pandora_emulator.access_key, pandora_emulator.secret_key),
+        auth=PandoraAuth(pandora_emulator.access_key, pandora_emulator.secret_key),
         timeout=10,
     )
     assert chunked.status_code == 411

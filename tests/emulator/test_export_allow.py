@@ -26,7 +26,8 @@ from airflow_provider_pandora.emulator.__main__ import build_parser
 from airflow_provider_pandora.emulator.delivery import export_allow
 from airflow_provider_pandora.emulator.delivery.export_allow import AllowEntry, ExportPolicy, parse_allow
 from airflow_provider_pandora.emulator.delivery.export_targets import http_destination
-from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PandoraEmulator
+from airflow_provider_pandora.emulator.http.server import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from tests.emulator.conftest import Api
 
 LONGS = [{"key": "user", "valtype": "string"}, {"key": "hits", "valtype": "long"}]

@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from airflow_provider_pandora import auth
-from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PandoraEmulator
+from airflow_provider_pandora.emulator.http.server import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from tests.emulator.conftest import Api, error_code
 
 

@@ -18,8 +18,13 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_pandora.emulator.__main__ import build_parser
-from airflow_provider_pandora.emulator.http.server import MIN_BODY_RATE, READ_TIMEOUT, EmulatorServer
-from airflow_provider_pandora.emulator.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from airflow_provider_pandora.emulator.http.server import (
+    DEMO_ACCESS_KEY,
+    DEMO_SECRET_KEY,
+    MIN_BODY_RATE,
+    READ_TIMEOUT,
+    EmulatorServer,
+)
 
 pytestmark = pytest.mark.integration
 

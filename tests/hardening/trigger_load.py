@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_pandora.hooks.pandora import PandoraHook, run_id_of
+from airflow_provider_pandora.hooks.pandora import PandoraHook
+from airflow_provider_pandora.hooks.runs import run_id_of
 from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
 
 REPO = "load_src"

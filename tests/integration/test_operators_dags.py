@@ -8,7 +8,8 @@ from unittest import mock
 
 import pytest
 
-from airflow_provider_pandora.hooks.pandora import JobStatus, PandoraHook
+from airflow_provider_pandora.hooks.pandora import PandoraHook
+from airflow_provider_pandora.hooks.runs import JobStatus
 from tests.common import assert_succeeded, explain
 from tests.common import run_module_dag as run_dag
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.schema import parse_schema
 from airflow_provider_pandora.transfers import _decode
-from airflow_provider_pandora.transfers._engine import encode_lines, jsonl_converter
+from airflow_provider_pandora.transfers._encoding import encode_lines, jsonl_converter
 from airflow_provider_pandora.transfers._fastencode import FastPointEncoder
 from tests.common import SCHEMA
 from tests.transfers.conftest import DECODERS

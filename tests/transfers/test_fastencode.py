@@ -67,7 +67,7 @@ def test_jsonl_lines_encode_as_json_loads_then_point_encoder(
 ) -> None:
     import json
 
-    from airflow_provider_pandora.transfers._engine import jsonl_converter
+    from airflow_provider_pandora.transfers._encoding import jsonl_converter
 
     slow = wire.PointEncoder(FIELDS)
     with _decode.using(decoder):
@@ -93,7 +93,7 @@ def test_block_encoding_with_the_inline_fast_path_matches_the_converter(
 ) -> None:
     import json
 
-    from airflow_provider_pandora.transfers._engine import encode_lines, jsonl_converter
+    from airflow_provider_pandora.transfers._encoding import encode_lines, jsonl_converter
 
     texts = []
     for row in rows * repeat:  # repeated key orders get compiled, then take the inline path

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
-from airflow_provider_pandora.exceptions import PandoraServerError
-from airflow_provider_pandora.hooks.pandora import PandoraHook
-from airflow_provider_pandora.transfers._engine import MemoryCheckpoints, Transfer, TransferError, TransferOptions
+from airflow_provider_pandora.exceptions import PandoraServerError, TransferError
 from airflow_provider_pandora.hooks.kodo import ObjectInfo
+from airflow_provider_pandora.hooks.pandora import PandoraHook
+from airflow_provider_pandora.transfers._checkpoints import MemoryCheckpoints
+from airflow_provider_pandora.transfers._engine import Transfer, TransferOptions
 from airflow_provider_pandora.transfers.kodo_to_pandora import KodoToPandoraOperator, kodo_sources
 from tests.moto_s3 import KodoBucket
 from tests.transfers.conftest import REPO, jsonl, users

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
+from airflow_provider_pandora.exceptions import BadLineError, TransferError
 from airflow_provider_pandora.hooks.pandora import PandoraHook
-from airflow_provider_pandora.transfers._engine import BadLineError, TransferError
 from airflow_provider_pandora.transfers.local_to_pandora import LocalFilesystemToPandoraOperator
 from tests.transfers.conftest import REPO, jsonl, users, write_lines
 

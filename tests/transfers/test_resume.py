@@ -12,7 +12,8 @@ import pytest
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from airflow_provider_pandora.exceptions import PandoraServerError
 from airflow_provider_pandora.hooks.pandora import PandoraHook
-from airflow_provider_pandora.transfers._engine import MemoryCheckpoints, Transfer, TransferOptions
+from airflow_provider_pandora.transfers._checkpoints import MemoryCheckpoints
+from airflow_provider_pandora.transfers._engine import Transfer, TransferOptions
 from airflow_provider_pandora.transfers.local_to_pandora import local_sources
 from tests.transfers.conftest import REPO, jsonl, users, write_lines
 

@@ -15,7 +15,8 @@ from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from airflow_provider_pandora.exceptions import BadLineError, TransferError
 from airflow_provider_pandora.hooks.kodo import KodoHook
 from airflow_provider_pandora.hooks.pandora import PandoraHook
-from airflow_provider_pandora.transfers._engine import MemoryCheckpoints, Transfer, TransferOptions
+from airflow_provider_pandora.transfers._checkpoints import MemoryCheckpoints
+from airflow_provider_pandora.transfers._engine import Transfer, TransferOptions
 from airflow_provider_pandora.transfers.kodo_to_pandora import KodoToPandoraOperator, ResumingObjectReader, kodo_sources
 from airflow_provider_pandora.transfers.local_to_pandora import LocalFilesystemToPandoraOperator, local_sources
 from tests.moto_s3 import KodoBucket

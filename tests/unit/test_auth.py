@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from airflow_provider_pandora import auth
+from airflow_provider_pandora.hooks._transport import PandoraAuth, httpx_auth
 
 DATE = "Thu, 01 Jun 2017 08:00:00 GMT"
 
@@ -152,7 +153,7 @@ def test_requests_adapter_signs_path_without_query_and_keeps_date():
         data=b"a=1\n",
         headers={"Content-Type": "text/plain", "Date": DATE},
     ).prepare()
-    pandora = auth.PandoraAuth("ak", "sk")
+    pandora = PandoraAuth("ak", "sk")
     # A pre-set Date is replaced by a fresh one (retries must not reuse a stale date) ...
     signed = pandora(prepared)
     assert signed.headers["Date"] != DATE or time.time() < 1496304000 + 60
@@ -171,7 +172,7 @@ def test_requests_adapter_signs_path_without_query_and_keeps_date():
 
 def test_httpx_adapter_produces_the_same_signature_as_requests():
     request = httpx.Request("GET", "http://127.0.0.1:1/v2/repos?withDag=true")
-    flow = auth.httpx_auth("ak", "sk").auth_flow(request)
+    flow = httpx_auth("ak", "sk").auth_flow(request)
     signed = next(flow)
     date = signed.headers["Date"]
     assert signed.headers["Authorization"] == auth.authorization("ak", "sk", "GET", "/v2/repos", date=date)

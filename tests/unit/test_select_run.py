@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow_provider_pandora.hooks.pandora import JobRun, run_id_of, select_run
+from airflow_provider_pandora.hooks.runs import JobRun, run_id_of, select_run
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

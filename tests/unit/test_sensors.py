@@ -10,7 +10,7 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout, TaskDeferred
 
 from airflow_provider_pandora.exceptions import PandoraServerError, PandoraValidationError
-from airflow_provider_pandora.hooks.pandora import JobRun, JobStatus
+from airflow_provider_pandora.hooks.runs import JobRun, JobStatus
 from airflow_provider_pandora.sensors import PandoraGroupStatusSensor, PandoraJobSensor
 from airflow_provider_pandora.sensors.jobs import parse_since
 from airflow_provider_pandora.triggers import PandoraGroupStatusTrigger, PandoraJobTrigger

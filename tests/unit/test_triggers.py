@@ -12,7 +12,8 @@ from unittest import mock
 import pytest
 
 from airflow_provider_pandora.exceptions import PandoraNotFoundError, PandoraServerError
-from airflow_provider_pandora.hooks.pandora import JobRun, JobStatus, PandoraHook
+from airflow_provider_pandora.hooks.pandora import PandoraHook
+from airflow_provider_pandora.hooks.runs import JobRun, JobStatus
 from airflow_provider_pandora.triggers import PandoraGroupStatusTrigger, PandoraJobTrigger
 from airflow_provider_pandora.triggers import jobs as jobs_mod
 

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_pandora.emulator.values import SERVICE_TZ, service_time
+from airflow_provider_pandora.emulator.values import service_time
 
-__all__ = ["SERVICE_TZ", "loop_interval", "next_fire", "service_time"]
+__all__ = ["loop_interval", "next_fire"]
 
 
 _LOOP_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")

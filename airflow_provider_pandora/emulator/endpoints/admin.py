@@ -7,11 +7,8 @@ import json
 from airflow_provider_pandora.emulator.core.errors import api_error
 from airflow_provider_pandora.emulator.core.faults import Fault
 from airflow_provider_pandora.emulator.core.service import Engine
-from airflow_provider_pandora.emulator.endpoints.exports import status as export_status
 from airflow_provider_pandora.emulator.http.framing import Request, Response, ok
 from airflow_provider_pandora.emulator.values import json_default
-
-__all__ = ["export_status"]
 
 
 def points(engine: Engine, req: Request) -> Response:
@@ -29,11 +26,13 @@ def points(engine: Engine, req: Request) -> Response:
 
 
 def reset(engine: Engine, req: Request) -> Response:
+    """Forget every resource and point (tests start from nothing)."""
     engine.reset()
     return ok()
 
 
 def add_fault(engine: Engine, req: Request) -> Response:
+    """Inject a fault (``emulator/README.md`` lists the actions); answers the stored fault."""
     try:
         fault = engine.faults.add(Fault.from_dict(req.json()))
     except ValueError as err:
@@ -42,25 +41,31 @@ def add_fault(engine: Engine, req: Request) -> Response:
 
 
 def clear_faults(engine: Engine, req: Request) -> Response:
+    """Remove every injected fault."""
     engine.faults.clear()
     return ok()
 
 
 def list_faults(engine: Engine, req: Request) -> Response:
+    """The injected faults still armed."""
     return ok({"faults": engine.faults.list()})
 
 
 def requests(engine: Engine, req: Request) -> Response:
+    """The request log: method, path, status and the reason of a refusal, oldest first."""
     return ok({"requests": engine.requests_log()})
 
 
 def stats(engine: Engine, req: Request) -> Response:
+    """Counters of data pushes: points, bytes, batches and requests taken."""
     return ok(engine.stats())
 
 
 def run_transforms(engine: Engine, req: Request) -> Response:
+    """Run every due transform now instead of waiting for its interval."""
     return ok({"ran": engine.runner.run_transforms()})
 
 
 def health(engine: Engine, req: Request) -> Response:
+    """Liveness, and whether points are stored or only counted (``--sink``)."""
     return ok({"ok": True, "sink": engine.sink})

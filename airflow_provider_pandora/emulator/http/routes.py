@@ -146,7 +146,7 @@ ADMIN_ROUTES: tuple[Route, ...] = (
     A("DELETE", "/_emulator/faults", admin.clear_faults),
     A("GET", "/_emulator/requests", admin.requests),
     A("GET", "/_emulator/stats", admin.stats),
-    A("GET", "/_emulator/exports/{repo}/{export}", admin.export_status),
+    A("GET", "/_emulator/exports/{repo}/{export}", exports.status),
     A("POST", "/_emulator/transforms/run", admin.run_transforms),
 )
 
