@@ -23,7 +23,7 @@ from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_pandora import schema as rules
 from airflow_provider_pandora.exceptions import PandoraApiError, PandoraNotFoundError
-from airflow_provider_pandora.hooks._connection import PandoraConnectionConfig
+from airflow_provider_pandora.hooks._connection import PandoraConnectionConfig, aconnection_extra
 from airflow_provider_pandora.hooks._transport import (
     JSON,
     SHARED_ASYNC_CLIENTS,
@@ -208,10 +208,10 @@ class PandoraBaseHook(BaseHook):
 
     async def _aconfig(self) -> PandoraConnectionConfig:
         if self._async_config is None:
-            from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+            from airflow.providers.common.compat.connection import get_async_connection
 
             conn = await get_async_connection(self.pandora_conn_id, hook=self)
-            extra = await get_async_extra_dejson(conn)
+            extra = await aconnection_extra(conn)  # only secret-named extras go to the masker
             self._async_config = self._with_overrides(PandoraConnectionConfig.from_connection(conn, extra))
         return self._async_config
 

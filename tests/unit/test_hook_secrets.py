@@ -140,3 +140,20 @@ async def test_async_extras_parsing_hands_no_short_value_to_the_masker(
 @pytest.mark.parametrize("extra", ["not json", "[1, 2]"])
 def test_an_extra_that_is_not_an_object_is_left_to_airflow_and_read_as_none(extra: str):
     assert connection_extra(Connection(conn_id="bad_extra", conn_type="pandora", extra=extra)) == {}
+
+
+async def test_the_hooks_async_path_reads_extras_without_handing_them_all_to_the_masker(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Triggers read the connection through ``_aconfig``: it parses the extras itself, never through Airflow's
+    ``get_async_extra_dejson``, which masks every value (and warns about the short ones)."""
+    import airflow.providers.common.compat.connection as compat
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("get_async_extra_dejson hands every extra to the masker")
+
+    monkeypatch.setattr(compat, "get_async_extra_dejson", refuse)
+    conn = {"conn_type": "pandora", "host": "http://127.0.0.1:9", "login": "AK", "password": SECRET}
+    monkeypatch.setenv("AIRFLOW_CONN_ASYNC_EXTRAS", json.dumps({**conn, "extra": {"region": "nb", "timeout": 7}}))
+    config = await PandoraHook("async_extras")._aconfig()
+    assert (config.region, config.timeout) == ("nb", 7.0)
