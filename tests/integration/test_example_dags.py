@@ -27,6 +27,8 @@ EXPECTED = {
     "example_pandora_sensors",
     "example_pandora_plugin",
     "example_pandora_kodo_mapped",
+    "example_pandora_assets_producer",
+    "example_pandora_assets_consumer",
 }
 
 
@@ -198,6 +200,65 @@ def test_kodo_mapped(bag: Any, guard: Any, pandora_conn: Any, kodo_conn: Any, mo
     states = guard(bag, "example_pandora_kodo_mapped", {"prefix": "km", "bucket": kodo_conn.bucket})
     assert sorted(k for k in states if k.startswith("load_object[")) == [f"load_object[{n}]" for n in range(3)]
     assert len(pandora_conn.points("km_clicks")) == 120
+
+
+def _asset_rows(conn: str, uri: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The extra of every event of the asset ``uri``, and the DAGs queued to run on it (Airflow 3 and 2.11 tables)."""
+    kind = "asset" if AIRFLOW_V_3_0_PLUS else "dataset"
+    with sqlite3.connect(conn.removeprefix("sqlite:///")) as db:
+        extras = [
+            json.loads(extra or "{}")
+            for (extra,) in db.execute(
+                f"SELECT e.extra FROM {kind}_event e JOIN {kind} a ON a.id = e.{kind}_id WHERE a.uri = ? ORDER BY e.id",
+                (uri,),
+            )
+        ]
+        queued = [
+            dag_id
+            for (dag_id,) in db.execute(
+                f"SELECT q.target_dag_id FROM {kind}_dag_run_queue q JOIN {kind} a ON a.id = q.{kind}_id "
+                "WHERE a.uri = ?",
+                (uri,),
+            )
+        ]
+    return extras, queued
+
+
+def _sync(bag: Any) -> None:
+    """Write the DAGs, their assets and schedules to the DB, as a deployment's DAG processor does (dag.test() on
+    Airflow 2.11 and 3.0 leaves the assets unregistered, or inactive)."""
+    try:
+        from airflow.dag_processing.dagbag import sync_bag_to_db  # Airflow 3.2+
+    except ImportError:
+        try:
+            from airflow.models.dagbag import sync_bag_to_db  # Airflow 3.1
+        except ImportError:
+            sync_bag_to_db = None
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+        DagBundlesManager().sync_bundles_to_db()  # the dags-folder bundle the DAG rows refer to
+    if sync_bag_to_db is not None:
+        sync_bag_to_db(bag, "dags-folder", None)
+    elif AIRFLOW_V_3_0_PLUS:
+        bag.sync_to_db("dags-folder", None)  # Airflow 3.0
+    else:
+        bag.sync_to_db()
+
+
+def test_assets(guard: Any, pandora_conn: Any, airflow_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The producer's push emits the repo's asset event with what it wrote, which queues the consumer."""
+    monkeypatch.setenv("AIRFLOW__PANDORA__ASSET_ENDPOINT", pandora_conn.url)
+    bag = _dagbag()  # parsed now, so that the assets name this emulator
+    _sync(bag)
+    uri = f"pandora://{pandora_conn.url.removeprefix('http://')}/assets_clicks"
+    guard(bag, "example_pandora_assets_producer", {"users": 12})
+    guard(bag, "example_pandora_assets_consumer", {"poll_interval": 0.2})  # a manual run; it is now in the DB
+    assert pandora_conn.points("assets_click_totals") == [{"users": 12, "hits": sum(i % 7 for i in range(12))}]
+    guard(bag, "example_pandora_assets_producer", {"users": 3})
+    extras, queued = _asset_rows(airflow_db, uri)
+    assert [(e["points"], e["batches"], e["bytes"] > 0) for e in extras] == [(12, 1, True), (3, 1, True)]
+    assert queued == ["example_pandora_assets_consumer"]
 
 
 @pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2 runs always have a logical date")
