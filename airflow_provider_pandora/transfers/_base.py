@@ -40,7 +40,8 @@ class BaseTransferOperator(PandoraBaseOperator):
     :param schema: the repo schema (spec dicts); fetched from the repo when not given.
     :param field_map: rename keys before encoding (``{"src": "dest"}``), ``None`` as target drops a key.
     :param on_bad_line: ``fail`` (default; the error names source, line, field and reason), ``skip``
-        (count them) or ``dead_letter`` (append each, with its reason, as a JSON line to ``dead_letter_path``).
+        (count them) or ``dead_letter`` (append each, with its reason, as a JSON line to ``dead_letter_path``,
+        whose folder is created, or the path refused, before the first batch is sent).
     :param on_source_change: what a retry does with a source that changed since an earlier try delivered
         from it (a file's size, mtime, device or inode; an object's ETag, size or LastModified): ``reread``
         (default) reads it again from its start and counts the points delivered from its earlier version in

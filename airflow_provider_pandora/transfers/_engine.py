@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -133,6 +134,8 @@ class TransferOptions:
         check_choice(self.on_source_change, SOURCE_CHANGE_POLICIES, "on_source_change", error=TransferError)
         if self.on_bad_line == "dead_letter" and not self.dead_letter_path:
             raise TransferError("dead_letter_path", "is required when on_bad_line='dead_letter'")
+        if self.on_bad_line == "dead_letter":
+            check_dead_letter_path(str(self.dead_letter_path))  # before anything is sent, not at the first bad line
         if not 1 <= self.max_in_flight <= MAX_IN_FLIGHT_LIMIT:
             raise TransferError(
                 "max_in_flight", f"must be between 1 and {MAX_IN_FLIGHT_LIMIT}, got {self.max_in_flight}"
@@ -154,6 +157,23 @@ class TransferOptions:
         """What a checkpoint belongs to: a checkpoint of other inputs is ignored."""
         text = json.dumps([self.repo, self.format, sources_spec], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def check_dead_letter_path(path: str) -> None:
+    """Create ``dead_letter_path``'s folder, or refuse a path no bad line could be appended to (a folder, a file
+    under a file, no permission)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as err:
+            raise TransferError(
+                "dead_letter_path", f"{path!r}: its folder {folder!r} cannot be created: {err.strerror or err}"
+            ) from None
+    if os.path.isdir(path):
+        raise TransferError("dead_letter_path", f"{path!r} is a folder; it must name the file bad lines go to")
+    if not os.access(path if os.path.exists(path) else folder, os.W_OK):
+        raise TransferError("dead_letter_path", f"{path!r} cannot be written (permission denied)")
 
 
 class Transfer:
