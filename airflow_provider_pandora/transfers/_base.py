@@ -34,9 +34,11 @@ class BaseTransferOperator(PandoraBaseOperator):
     """Stream lines from sources into ``repo``; subclasses say what the sources are.
 
     :param repo: the destination repo.
-    :param format: ``jsonl`` (one object per line), ``csv`` (header row, then one record per line:
-        quoted cells cannot span lines; ``csv_delimiter``; empty cells are left out) or ``pandora``
-        (lines already in the push format, passed through unchanged).
+    :param format: ``jsonl`` (one object per line), ``csv`` (header row, then records as the ``csv`` module
+        reads them: a quoted cell may hold newlines, a record is numbered by its first line, a quote never
+        closed is one bad record to the end of the source; ``csv_delimiter``; empty cells are left out) or
+        ``pandora`` (lines already in the push format, passed through unchanged). A UTF-8 byte order mark
+        at the start of a source is skipped.
     :param schema: the repo schema (spec dicts); fetched from the repo when not given.
     :param field_map: rename keys before encoding (``{"src": "dest"}``), ``None`` as target drops a key.
     :param on_bad_line: ``fail`` (default; the error names source, line, field and reason), ``skip``
@@ -49,7 +51,7 @@ class BaseTransferOperator(PandoraBaseOperator):
         whole, and a byte offset is only ever resumed in the very version the checkpoint describes.
     :param gzip: gzip the request bodies.
     :param max_in_flight: batches posted concurrently while the next ones are read and encoded.
-    :param max_line_bytes: longer lines are bad lines (discarded while streaming).
+    :param max_line_bytes: longer lines (CSV records, all their lines) are bad lines (discarded while streaming).
     :param csv_delimiter: the CSV cell delimiter.
     :param encode_processes: ``jsonl`` only: parse and encode in this many spawned processes (0: in the
         task's own process). Worth it for large files on a worker with spare cores; not possible where

@@ -25,6 +25,7 @@ from airflow_provider_pandora.exceptions import BadLine, TransferError
 from airflow_provider_pandora.transfers import _decode
 from airflow_provider_pandora.transfers._batch import Batch
 from airflow_provider_pandora.transfers._fastencode import FastPointEncoder
+from airflow_provider_pandora.transfers._reading import BOM, CsvScanner, unterminated
 
 Converter = Callable[[bytes, int], "bytes | None"]
 """``(raw line, line number) -> wire line`` (``None``: nothing to send); raises ``PointError``."""
@@ -58,6 +59,10 @@ def encode_lines(
     With ``fast`` (JSON lines), a line that parses to an object whose key order has a compiled
     encoder is encoded right here; anything else goes through ``convert``, which decides and explains.
 
+    A converter with ``records`` (:class:`CsvRows`) gets whole records instead of lines: a record whose
+    quoted cells span lines is numbered by its first line, and a quote still open at the end of the block
+    (only the last block of a source can end so) makes its record a bad one.
+
     With a :func:`jsonl_converter`, ``decoded`` says which decoder decoded how many lines: counted once per
     block (lines read, less blank and overlong ones, less those the converter handed to the standard
     library), so nothing is added per line on the fast path.
@@ -74,10 +79,19 @@ def encode_lines(
     decode = decoding.decode if decoding is not None else _decode.fast_decoder()
     refused_before = decoding.refused if decoding is not None else 0
     skipped = 0  # blank and overlong lines: not decoded
-    for raw in data.split(b"\n"):
+    records: Callable[[bytes], tuple[list[bytes], int]] | None = getattr(convert, "records", None)
+    if records is None:
+        pieces, open_quote = data.split(b"\n"), -1
+    else:
+        pieces, open_quote = records(data)
+    quote_line = line + 1 + data.count(b"\n", 0, open_quote) if open_quote >= 0 else 0
+    for raw in pieces:
         start = offset
         offset += len(raw) + 1
         line_no += 1
+        no = line_no  # a record's first line
+        if records is not None and b"\n" in raw:
+            line_no += raw.count(b"\n")
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if not raw or raw.isspace():
@@ -106,22 +120,24 @@ def encode_lines(
                     wire_text = compiled(point, b"\\" not in raw)
                     if wire_text is not None:
                         lines.append(wire_text.encode("utf-8"))
-                        nos.append(line_no)
+                        nos.append(no)
                         starts.append(start)
                         continue
         try:
+            if quote_line and offset > end:
+                raise wire.PointError("line", f"is not a CSV record: {unterminated(quote_line)}")
             if len(raw) > max_line:
                 skipped += 1
                 raise wire.PointError("line", f"is longer than max_line_bytes={max_line}")
-            encoded = convert(raw, line_no)
+            encoded = convert(raw, no)
         except wire.PointError as err:
-            bad.append(BadLine(source, line_no, err.problem, err.field, raw, start))
+            bad.append(BadLine(source, no, err.problem, err.field, raw, start))
             if stop:
                 break
             continue
         if encoded is not None:
             lines.append(encoded)
-            nos.append(line_no)
+            nos.append(no)
             starts.append(start)
     if decoding is not None:
         # every line read and not skipped was decoded: by the converter's decoder, except those it handed on
@@ -166,7 +182,7 @@ def jsonl_converter(fast: FastPointEncoder) -> Callable[[bytes, int], bytes | No
                 if end != len(text) and text[end:].strip():
                     raise json.JSONDecodeError("Extra data", text, end)
         except ValueError as err:
-            raise wire.PointError("line", f"is not JSON: {err}") from None
+            raise wire.PointError("line", f"is not JSON: {err}{_bom_hint(raw)}") from None
         if type(point) is not dict:
             raise wire.PointError("line", f"is JSON {type(point).__name__}, expected an object")
         return encode(point, b"\\" not in raw)  # no backslash: no string needs escaping
@@ -175,18 +191,35 @@ def jsonl_converter(fast: FastPointEncoder) -> Callable[[bytes, int], bytes | No
     return jsonl
 
 
+def _bom_hint(raw: bytes) -> str:
+    if raw.startswith(BOM):
+        return " (the line starts with a UTF-8 byte order mark, skipped only at the very start of a source)"
+    return ""
+
+
 class CsvRows:
-    """CSV line -> wire line; the first line of a source is its header (kept for the checkpoint)."""
+    """CSV record -> wire line; the first record of a source is its header (kept for the checkpoint).
+
+    A record is what :meth:`records` cuts out of a block (:class:`~._reading.CsvScanner`): one line, or
+    several when a quoted cell holds newlines; :func:`encode_lines` hands over records, not lines.
+    """
 
     def __init__(self, delimiter: str) -> None:
         self.delimiter = delimiter
         self.header: list[str] | None = None
         self.encode: Callable[[Mapping[str, Any]], bytes] | None = None
+        self._scanner: CsvScanner | None = None
+
+    def records(self, data: bytes) -> tuple[list[bytes], int]:
+        """A block's records, and where a quote still open at its end opened (``-1``: none)."""
+        if self._scanner is None:
+            self._scanner = CsvScanner(self.delimiter)
+        return self._scanner.records(data)
 
     def __call__(self, raw: bytes, line_no: int) -> bytes | None:
         assert self.encode is not None
         try:
-            text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            text = raw.decode("utf-8")  # a byte order mark at the source's start is skipped by the reader
         except UnicodeDecodeError as err:
             raise wire.PointError("line", f"is not UTF-8: {err}") from None
         try:

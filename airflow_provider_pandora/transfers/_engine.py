@@ -409,17 +409,18 @@ class Transfer:
                 max_line=max_line,
                 block_bytes=budget if passthrough else None,
                 chunk=PROCESS_BLOCK if self._procs is not None else READ_CHUNK,
+                csv_delimiter=opts.csv_delimiter if opts.format == "csv" else None,
             ):
                 if isinstance(block, _TooLong):
                     self._apply_pending(0)
                     limit = f"max_line_bytes={max_line}" + (
                         ", and a point must stay below 2 MiB" if passthrough else ""
                     )
-                    bad = BadLine(source.name, block.line, f"is longer than {limit}", offset=block.offset)
+                    bad = BadLine(source.name, block.line, f"is longer than {limit}{block.note}", offset=block.offset)
                     if opts.on_bad_line == "fail":
                         self._fail_before(bad)
                     self._bad(bad)
-                    end_offset, end_line = block.end, block.line
+                    end_offset, end_line = block.end, block.end_line
                     continue
                 if passthrough and passes_through(block.data):
                     self._flush(block.offset, block.line)
