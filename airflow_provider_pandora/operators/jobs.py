@@ -5,16 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, Context, conf
 
+from airflow_provider_pandora import lineage
 from airflow_provider_pandora.exceptions import PandoraJobFailedError, PandoraWaitTimeoutError
 from airflow_provider_pandora.hooks.polling import PollPolicy
 from airflow_provider_pandora.hooks.runs import JobRun, JobStatus, run_id_of
 from airflow_provider_pandora.links import PandoraConsoleLink, push_console_url
 from airflow_provider_pandora.operators.base import PandoraBaseOperator, PandoraCreateOperator, task_job_params
+from airflow_provider_pandora.operators.transforms import sql_lineage, sql_start_lineage
 from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
 #: Runs that started this much before our start call still count as ours (clock skew, rounding).
 START_SLACK = timedelta(seconds=2)
@@ -82,9 +87,24 @@ class PandoraSubmitJobOperator(PandoraCreateOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Submit (or, per ``if_exists``, replace) the job; returns ``{"repo", "dest_repo", "job", "action"}``."""
+        self.check_outlets()
         push_console_url(self, context, self.repo, self.job)
         result = self.create_or_update(self.job, self._submit, self._replace)
+        self._action = result["action"]
+        self.emit_outlet_events(context, [self.dest_repo], job=self.job, source_repo=self.repo, action=self._action)
         return {"repo": self.repo, "dest_repo": self.dest_repo, **result}
+
+    _action: str | None = None
+
+    def get_openlineage_facets_on_start(self) -> OperatorLineage:
+        """The SQL, before anything runs."""
+        return sql_start_lineage(self.code)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The repos the SQL reads, ``dest_repo`` written, the SQL; empty if the job already existed."""
+        if self._action not in ("created", "updated"):
+            return lineage.empty_lineage()
+        return sql_lineage(self, self.repo, self.code, self.dest_repo)
 
 
 class PandoraStartJobOperator(PandoraBaseOperator):
@@ -188,7 +208,22 @@ class PandoraStartJobOperator(PandoraBaseOperator):
         except Exception as exc:
             self.log.warning("could not stop job %r: %s", self.job, exc)
 
-    def _result(self, started_at: datetime, reconnected: bool, run: dict[str, Any] | None) -> dict[str, Any]:
+    def _result(
+        self, context: Context, started_at: datetime, reconnected: bool, run: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The XCom result; also what the outlets' asset events and lineage say about the run."""
+        run_id = (run or {}).get("run_id")
+        self._lineage_run_id = run_id if run_id is not None else self._run_id
+        self.emit_outlet_events(
+            context,
+            None,  # the run writes the job's destination, which this task does not know: every pandora outlet
+            job=self.job,
+            source_repo=self.repo,
+            run_id=self._lineage_run_id,
+            status=(run or {}).get("status"),
+            started_at=started_at.isoformat(),
+            reconnected=reconnected,
+        )
         return {
             "repo": self.repo,
             "job": self.job,
@@ -211,12 +246,13 @@ class PandoraStartJobOperator(PandoraBaseOperator):
         record. Raises :class:`~airflow_provider_pandora.exceptions.PandoraJobFailedError` when the run ends
         otherwise, and ``AirflowException`` when it does not end within the timeout.
         """
+        self.check_outlets()
         push_console_url(self, context, self.repo, self.job)
         clock_start = time.time()
         started_at, reconnected = self._adopt_or_start(context)
         if not self.wait_for_completion:
             run = self._our_run(started_at)
-            return self._result(started_at, reconnected, run.to_dict() if run else None)
+            return self._result(context, started_at, reconnected, run.to_dict() if run else None)
         policy = PollPolicy(float(self.poll_interval), self._deadline(clock_start))
         if self.deferrable:
             run = self._our_run(started_at)
@@ -253,7 +289,7 @@ class PandoraStartJobOperator(PandoraBaseOperator):
                 raise AirflowException(str(exc)) from exc
         self._finish(run.to_dict(), run.message)
         self.log.info("job %r succeeded", self.job)
-        return self._result(started_at, reconnected, run.to_dict())
+        return self._result(context, started_at, reconnected, run.to_dict())
 
     def _adopt_or_start(self, context: Context) -> tuple[datetime, bool]:
         """The start time of the run to wait for (the previous try's, or one started now) and whether adopted."""
@@ -298,10 +334,34 @@ class PandoraStartJobOperator(PandoraBaseOperator):
         if status == "error":
             raise AirflowException(f"job {self.job!r}: waiting failed: {message}")
         run = event.get("run") or {}
+        self._lineage_run_id = run.get("run_id")
         self._finish(run, message)
         self.log.info("job %r succeeded", self.job)
         when = datetime.fromisoformat(started_at) if started_at else datetime.now(UTC)
-        return self._result(when, reconnected, run)
+        return self._result(context, when, reconnected, run)
+
+    _lineage_run_id: int | None = None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The job's SQL inputs, destination and SQL, and the run as ``externalQuery``; empty if nothing started.
+
+        The job's definition (SQL, destination) is read here with one GET, which runs only when OpenLineage asks,
+        never in ``execute``; if that fails, the source repo and the run id alone.
+        """
+        run_id = self._lineage_run_id if self._lineage_run_id is not None else self._run_id
+        if not self._started and run_id is None:
+            return lineage.empty_lineage()
+        code: str | None = None
+        dest: str | None = None
+        try:
+            job = self.hook.get_job(self.repo, self.job)
+            code = job.get("code") or (job.get("computation") or {}).get("code")
+            dest = job.get("to") or job.get("destRepoName")
+        except Exception as exc:  # lineage never fails the task
+            self.log.debug("could not read job %r for lineage: %s", self.job, exc)
+        result = sql_lineage(self, self.repo, code, str(dest) if dest else None)
+        result.run_facets.update(lineage.external_query_facets(self.hook.config, run_id))
+        return result
 
     def on_kill(self) -> None:
         """Stop the job when the task is killed or hits ``execution_timeout`` while running on a worker."""

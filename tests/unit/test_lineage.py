@@ -9,6 +9,7 @@ import pytest
 from airflow.providers.common.compat.assets import Asset, AssetAlias
 from airflow.providers.common.compat.openlineage.facet import (
     Dataset,
+    ExternalQueryRunFacet,
     LifecycleStateChange,
     LifecycleStateChangeDatasetFacet,
     OutputDataset,
@@ -24,7 +25,7 @@ from airflow_provider_pandora import lineage
 from airflow_provider_pandora.assets import pandora_repo_asset
 from airflow_provider_pandora.exceptions import PandoraAlreadyExistsError, PandoraNotFoundError, PandoraValidationError
 from airflow_provider_pandora.hooks._connection import PandoraConnectionConfig
-from airflow_provider_pandora.hooks.runs import PushResult
+from airflow_provider_pandora.hooks.runs import JobRun, JobStatus, PushResult
 from airflow_provider_pandora.version_compat import AIRFLOW_V_3_0_PLUS
 
 EMULATOR = "http://127.0.0.1:8480"
@@ -218,6 +219,86 @@ def test_sql_input_repos_without_the_parser(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setitem(sys.modules, "openlineage_sql", None)  # import fails
     assert lineage.sql_input_repos("select * from stream join dims", "clicks") == ["clicks"]
+
+
+# ---- offline jobs -------------------------------------------------------------------------------
+JOB_SQL = "select '${day}' as day, sum(amount) as revenue from stream where day = '${day}'"
+
+
+def test_submit_job_sql_on_start_and_its_repos_on_complete() -> None:
+    op = ops.PandoraSubmitJobOperator(
+        task_id="t",
+        repo="orders",
+        job="daily",
+        dest_repo="revenue",
+        code=JOB_SQL,
+        container={"type": "M16C4", "count": 1},
+        scheduler={"type": "once"},
+    )
+    with_hook(op)
+    assert op.get_openlineage_facets_on_start() == OperatorLineage(
+        job_facets={"sql": SQLJobFacet(query=JOB_SQL, dialect="spark")}
+    )
+    op.execute({"ti": mock.MagicMock()})
+    assert op.get_openlineage_facets_on_complete(None) == OperatorLineage(
+        inputs=[Dataset(namespace=NS, name="orders")],
+        outputs=[OutputDataset(namespace=NS, name="revenue")],
+        job_facets={"sql": SQLJobFacet(query=JOB_SQL, dialect="spark")},
+    )
+
+
+def _start_job(**kwargs: Any) -> tuple[Any, mock.MagicMock]:
+    op = ops.PandoraStartJobOperator(task_id="t", repo="orders", job="daily", poll_interval=0.01, **kwargs)
+    hook = with_hook(op)
+    hook.get_job_history.return_value = []
+    hook.start_job.return_value = {"runId": 7}
+    hook.wait_for_job_run.return_value = JobRun(JobStatus.SUCCESS, None, None, "", 7)
+    hook.get_job.return_value = {"code": JOB_SQL, "to": "revenue"}
+    return op, hook
+
+
+def test_started_job_reports_the_run_as_external_query_and_the_job_definition() -> None:
+    op, hook = _start_job()
+    assert op.get_openlineage_facets_on_complete(None) == OperatorLineage()  # nothing started yet
+    hook.get_job.assert_not_called()
+    op.execute({"ti": mock.MagicMock(try_number=1)})
+    hook.get_job.assert_not_called()  # execute makes no call for lineage
+    assert op.get_openlineage_facets_on_complete(None) == OperatorLineage(
+        inputs=[Dataset(namespace=NS, name="orders")],
+        outputs=[OutputDataset(namespace=NS, name="revenue")],
+        run_facets={"externalQuery": ExternalQueryRunFacet(externalQueryId="7", source=NS)},
+        job_facets={"sql": SQLJobFacet(query=JOB_SQL, dialect="spark")},
+    )
+
+
+def test_started_job_whose_definition_cannot_be_read_still_names_the_run() -> None:
+    op, hook = _start_job()
+    hook.get_job.side_effect = PandoraNotFoundError("gone", status_code=404, reqid="r")  # type: ignore[call-arg]
+    op.execute({"ti": mock.MagicMock(try_number=1)})
+    assert op.get_openlineage_facets_on_complete(None) == OperatorLineage(
+        inputs=[Dataset(namespace=NS, name="orders")],
+        run_facets={"externalQuery": ExternalQueryRunFacet(externalQueryId="7", source=NS)},
+    )
+
+
+def test_started_job_events_carry_the_run() -> None:
+    revenue = pandora_repo_asset("revenue", endpoint=EMULATOR)
+    op, _ = _start_job(outlets=[revenue])
+    events = _outlet_events()
+    op.execute({"ti": mock.MagicMock(try_number=1), "outlet_events": events})
+    extra = dict(events[revenue].extra)
+    assert extra.pop("started_at")
+    assert extra == {"job": "daily", "source_repo": "orders", "run_id": 7, "status": "Success", "reconnected": False}
+
+
+def test_deferred_job_resumed_reports_the_run_of_the_event() -> None:
+    op, _ = _start_job(deferrable=True)
+    run = {"run_id": 9, "status": "Success", "start_time": None, "end_time": None, "message": ""}
+    op.execute_complete(
+        {"ti": mock.MagicMock()}, {"status": "success", "run": run}, started_at="2026-01-01T00:00:00+00:00"
+    )
+    result = op.get_openlineage_facets_on_complete(None)
+    assert result.run_facets == {"externalQuery": ExternalQueryRunFacet(externalQueryId="9", source=NS)}
 
 
 # ---- exports ------------------------------------------------------------------------------------
