@@ -25,14 +25,15 @@ LOCK2      := locks/airflow-$(AIRFLOW2).txt
 BUILD_LOCK := locks/build.txt
 
 .PHONY: help install install-airflow2 install-lines install-system lint types unit test test-airflow3 test-airflow2 \
-	test-lines system-test demo bench dist lock lock-upgrade test-latest clean
+	test-lines system-test demo bench dist docs lock lock-upgrade test-latest clean
 
 help:
 	@echo "make demo         - start the emulator and run the end-to-end example DAG"
-	@echo "make test         - lint, types, make dist, the whole suite on Airflow $(AIRFLOW3) and $(AIRFLOW2), the"
+	@echo "make test         - lint, types, make dist, make docs, the whole suite on Airflow $(AIRFLOW3) and $(AIRFLOW2), the"
 	@echo "                    Airflow-facing suites on $(AIRFLOW_LINES), and the system test; every venv from its lock"
 	@echo "make bench        - speed and memory figures (benchmarks/results.json)"
 	@echo "make dist         - build the wheel and sdist (dist/) and check them: twine, install beside Airflow, tests"
+	@echo "make docs         - build the Sphinx docs (build/docs/html) with warnings as errors, check their links"
 	@echo "make lock         - re-resolve locks/*.txt from locks/*.in and pyproject.toml, keeping versions that still fit"
 	@echo "make lock-upgrade - the same, moving every package to its newest allowed version"
 	@echo "make test-latest  - unit and integration suites on fresh unpinned venvs, then how they differ from the locks"
@@ -82,8 +83,8 @@ lock-upgrade: | $(UV)
 	UV=$(UV) $(PYTHON) tools/locks.py compile --upgrade
 
 lint: install
-	$(BIN)/ruff check airflow_provider_pandora tests example_dags benchmarks tools
-	$(BIN)/ruff format --check airflow_provider_pandora tests example_dags benchmarks tools
+	$(BIN)/ruff check airflow_provider_pandora tests example_dags benchmarks tools docs
+	$(BIN)/ruff format --check airflow_provider_pandora tests example_dags benchmarks tools docs
 
 types: install
 	$(BIN)/mypy
@@ -119,7 +120,7 @@ system-test: install-system
 		tests/system/test_airflow2.py || rc=1; \
 	exit $$rc
 
-test: lint types dist test-airflow3 test-airflow2 test-lines system-test
+test: lint types dist docs test-airflow3 test-airflow2 test-lines system-test
 	@echo "make test: all checks passed on Airflow $(AIRFLOW3) and $(AIRFLOW2), and the Airflow-facing suites on $(AIRFLOW_LINES)"
 
 # Drift, seen on purpose: fresh venvs from locks/*.in alone (ranges, plus the pins for known upstream breaks that
@@ -167,6 +168,33 @@ dist: $(DIST_VENV)/.installed
 	@tail -1 $(DIST_CHECK)/collect.log | sed 's/^/make dist: the unpacked sdist: /'
 	@ls dist
 
+# The documentation (docs/, Sphinx with the Furo theme) as Read the Docs builds it (.readthedocs.yaml), from its own
+# lock (locks/docs.txt: Sphinx, Furo, MyST, and the provider beside Airflow $(AIRFLOW3) for autodoc) in .venv-docs.
+# Warnings are errors (-W --keep-going) and every reference of our own must resolve (-n; the objects of other
+# projects are ignored in docs/conf.py). Then every relative link and #anchor in the built HTML must point at a
+# file and an id that exist, and so must the README's absolute links into $(DOCS_URL) (tools/docs_links.py:
+# offline, no linkcheck), and chromium, when installed, takes a
+# screenshot of the front page (test-output/docs/index.png, a test artefact, not committed).
+DOCS_VENV := .venv-docs
+DOCS_LOCK := locks/docs.txt
+DOCS_OUT  := build/docs
+DOCS_SHOT := test-output/docs/index.png
+DOCS_URL  := https://airflow-provider-pandora.readthedocs.io/en/latest/
+
+$(DOCS_VENV)/.installed: $(DOCS_LOCK) $(BUILD_LOCK) pyproject.toml | $(UV)
+	$(call sync,$(DOCS_VENV),$(DOCS_LOCK))
+
+docs: $(DOCS_VENV)/.installed
+	rm -rf $(DOCS_OUT)
+	$(DOCS_VENV)/bin/python -m sphinx -b html -W --keep-going -n -q -d $(DOCS_OUT)/doctrees docs $(DOCS_OUT)/html
+	$(DOCS_VENV)/bin/python tools/docs_links.py $(DOCS_OUT)/html --published $(DOCS_URL) --markdown README.md
+	@mkdir -p $(dir $(DOCS_SHOT)); if command -v chromium >/dev/null; then \
+		chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,2000 \
+			--screenshot=$(DOCS_SHOT) file://$(CURDIR)/$(DOCS_OUT)/html/index.html >/dev/null 2>&1 \
+			&& echo "make docs: $(DOCS_SHOT)" || { echo "make docs: chromium could not take $(DOCS_SHOT)" >&2; exit 1; }; \
+	else echo "make docs: no chromium here, so no $(DOCS_SHOT) (make install-system installs it)"; fi
+	@echo "make docs: $(DOCS_OUT)/html/index.html"
+
 demo: install
 	$(BIN)/python -m tests.demo
 
@@ -174,5 +202,5 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(VENV2) .venv-airflow-* .venv-latest-* $(DIST_VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache \
+	rm -rf $(VENV) $(VENV2) .venv-airflow-* .venv-latest-* $(DIST_VENV) $(DOCS_VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache \
 		.demo dist build

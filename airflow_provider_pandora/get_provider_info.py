@@ -15,6 +15,10 @@ PANDORA = "Qiniu Pandora"
 KODO = "Qiniu Kodo"
 LOCAL = "Local"
 _PKG = "airflow_provider_pandora"
+#: Official providers name their how-to pages /docs/<package-name>/<path under the docs folder>; ours are docs/<path>,
+#: published at https://airflow-provider-pandora.readthedocs.io/en/latest/<path, .rst as .html>.
+_DOCS = "/docs/airflow-provider-pandora"
+_PANDORA_HOWTOS = ["index", "hook", "groups", "repos", "data-push", "transforms", "plugins", "exports", "jobs"]
 
 
 def _tls_fields() -> dict[str, Any]:
@@ -179,9 +183,15 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": PANDORA,
                 "external-doc-url": "https://developer.qiniu.com/express",
+                "how-to-guide": [f"{_DOCS}/howto/{page}.rst" for page in [*_PANDORA_HOWTOS, "sensors", "assets"]],
                 "tags": ["service"],
             },
-            {"integration-name": KODO, "external-doc-url": "https://developer.qiniu.com/kodo", "tags": ["service"]},
+            {
+                "integration-name": KODO,
+                "external-doc-url": "https://developer.qiniu.com/kodo",
+                "how-to-guide": [f"{_DOCS}/howto/transfers.rst"],
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {"integration-name": PANDORA, "python-modules": [f"{_PKG}.hooks.pandora"]},
@@ -206,11 +216,13 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "source-integration-name": LOCAL,
                 "target-integration-name": PANDORA,
+                "how-to-guide": f"{_DOCS}/howto/transfers.rst",
                 "python-module": f"{_PKG}.transfers.local_to_pandora",
             },
             {
                 "source-integration-name": KODO,
                 "target-integration-name": PANDORA,
+                "how-to-guide": f"{_DOCS}/howto/transfers.rst",
                 "python-module": f"{_PKG}.transfers.kodo_to_pandora",
             },
         ],

@@ -27,8 +27,10 @@ from airflow_provider_pandora.operators import (
     PandoraSubmitJobOperator,
 )
 
+# [START howto_asset_pandora_assets]
 CLICKS = pandora_repo_asset("assets_clicks")
 TOTALS = pandora_repo_asset("assets_click_totals")
+# [END howto_asset_pandora_assets]
 SCHEMA: list[dict[str, Any]] = [
     {"key": "user", "valtype": "string", "required": True},
     {"key": "hits", "valtype": "long"},
@@ -50,20 +52,24 @@ with DAG(
         return [{"user": f"u{i:03d}", "hits": i % 7} for i in range(int((params or {}).get("users", 20)))]
 
     create = PandoraCreateRepoOperator(task_id="create_clicks_repo", repo="assets_clicks", schema=SCHEMA)
+    # [START howto_asset_pandora_push_outlets]
     push = PandoraPushDataOperator(task_id="push_clicks", repo="assets_clicks", points=clicks(), outlets=[CLICKS])
+    # [END howto_asset_pandora_push_outlets]
     create >> push
 
 
 with DAG(
     dag_id="example_pandora_assets_consumer",
     description="Runs when the producer wrote the clicks repo: reads the asset event, then an offline job over it",
+    # [START howto_asset_pandora_consumer_schedule]
     schedule=[CLICKS],
+    # [END howto_asset_pandora_consumer_schedule]
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["pandora", "example", "assets"],
     params={"poll_interval": Param(2, type="number")},
 ) as consumer:
-
+    # [START howto_asset_pandora_triggering_events]
     @task
     def what_was_written(**context: Any) -> dict[str, Any]:
         """The extra of the event that triggered this run (Airflow 3: triggering_asset_events; 2.11: dataset)."""
@@ -71,6 +77,8 @@ with DAG(
         written = [dict(event.extra or {}) for batch in events.values() for event in batch]
         print(f"triggered by {len(written)} asset event(s): {written}")
         return {"events": written}
+
+    # [END howto_asset_pandora_triggering_events]
 
     create_totals = PandoraCreateRepoOperator(
         task_id="create_totals_repo",

@@ -33,6 +33,7 @@ SCHEMA: list[dict[str, Any]] = [
     {"key": "at", "valtype": "date"},
 ]
 
+# [START howto_operator_pandora_export_specs]
 EXPORTS: dict[str, dict[str, Any]] = {
     "http": {"host": "{{ params.http_host }}", "uri": f"/pandora/{DAY}"},
     "tsdb": {
@@ -61,6 +62,7 @@ EXPORTS: dict[str, dict[str, Any]] = {
         "doc": {"$inc": {"hits": "#hits"}},
     },
 }
+# [END howto_operator_pandora_export_specs]
 
 with DAG(
     dag_id="example_pandora_exports",
@@ -89,6 +91,7 @@ with DAG(
     )
     delete_repo = PandoraDeleteRepoOperator(task_id="delete_repo", repo=f"{P}_events")
     deletes = {}
+    # [START howto_operator_pandora_create_export]
     for export_type, spec in EXPORTS.items():
         create = PandoraCreateExportOperator(
             task_id=f"create_{export_type}_export",
@@ -103,7 +106,9 @@ with DAG(
         )
         deletes[export_type] = delete
         create_repo >> create >> push >> delete >> delete_repo
+    # [END howto_operator_pandora_create_export]
     # Exports can be changed in place: here the HTTP export moves to another path.
+    # [START howto_operator_pandora_update_export]
     update_http = PandoraUpdateExportOperator(
         task_id="update_http_export",
         repo=f"{P}_events",
@@ -111,4 +116,5 @@ with DAG(
         export_type="http",
         spec={"host": "{{ params.http_host }}", "uri": "/pandora/v2"},
     )
+    # [END howto_operator_pandora_update_export]
     push >> update_http >> deletes["http"]

@@ -40,6 +40,7 @@ with DAG(
         ],
     )
 
+    # [START howto_transfer_kodo_to_pandora_mapped]
     @task
     def list_objects(params: dict[str, Any] | None = None) -> list[str]:
         from airflow_provider_pandora.hooks.kodo import KodoHook
@@ -57,5 +58,6 @@ with DAG(
         format="jsonl",
         max_active_tis_per_dag=4,
     ).expand(key=list_objects())
+    # [END howto_transfer_kodo_to_pandora_mapped]
 
     create_repo >> load

@@ -76,6 +76,7 @@ with DAG(
     },
     default_args={"pandora_conn_id": "pandora_default", "retries": 0},
 ) as dag:
+    # [START howto_operator_pandora_create_group]
     create_group = PandoraCreateGroupOperator(
         task_id="create_group", group=f"{P}_group", container=CONTAINER, allocate_on_start=False
     )
@@ -88,9 +89,13 @@ with DAG(
         poll_interval="{{ params.poll_interval }}",
         timeout=600,
     )
+    # [END howto_operator_pandora_create_group]
+    # [START howto_operator_pandora_create_repo]
     create_repo = PandoraCreateRepoOperator(
         task_id="create_repo", repo=f"{P}_clicks", schema=CLICKS_SCHEMA, group=f"{P}_group"
     )
+    # [END howto_operator_pandora_create_repo]
+    # [START howto_operator_pandora_create_http_export]
     create_export = PandoraCreateExportOperator(
         task_id="create_http_export",
         repo=f"{P}_clicks",
@@ -99,9 +104,13 @@ with DAG(
         spec={"host": "{{ params.export_host }}", "uri": "{{ params.export_uri }}"},
         whence="oldest",
     )
+    # [END howto_operator_pandora_create_http_export]
+    # [START howto_transfer_local_to_pandora]
     load = LocalFilesystemToPandoraOperator(
         task_id="load_jsonl", source_path="{{ params.source_path }}", repo=f"{P}_clicks", format="jsonl"
     )
+    # [END howto_transfer_local_to_pandora]
+    # [START howto_operator_pandora_create_transform]
     create_transform = PandoraCreateTransformOperator(
         task_id="create_transform",
         repo=f"{P}_clicks",
@@ -111,6 +120,8 @@ with DAG(
         interval="1m",
         container=CONTAINER,
     )
+    # [END howto_operator_pandora_create_transform]
+    # [START howto_operator_pandora_submit_job]
     submit_job = PandoraSubmitJobOperator(
         task_id="submit_job",
         repo=f"{P}_clicks",
@@ -124,6 +135,8 @@ with DAG(
         scheduler={"type": "once"},
         params={"min_hits": "0"},
     )
+    # [END howto_operator_pandora_submit_job]
+    # [START howto_operator_pandora_start_job_deferrable]
     run_job = PandoraStartJobOperator(
         task_id="run_job",
         repo=f"{P}_clicks",
@@ -134,7 +147,9 @@ with DAG(
         poll_interval="{{ params.poll_interval }}",
         timeout=900,
     )
+    # [END howto_operator_pandora_start_job_deferrable]
 
+    # [START howto_operator_pandora_teardown]
     # ---- teardown, in dependency order: exports and transforms, then repos, then the group ----
     delete_export = PandoraDeleteExportOperator(task_id="delete_export", repo=f"{P}_clicks", export=f"{P}_to_http")
     delete_transform = PandoraDeleteTransformOperator(
@@ -165,3 +180,4 @@ with DAG(
     delete_clicks.as_teardown(setups=create_repo)
     stop_group.as_teardown(setups=start_group)
     delete_group.as_teardown(setups=create_group)
+    # [END howto_operator_pandora_teardown]

@@ -33,12 +33,15 @@ with DAG(
         "plugin": Param("com.example.LogParser", type="string", description="the plugin's class name"),
     },
 ) as dag:
+    # [START howto_operator_pandora_upload_plugin]
     upload = PandoraUploadPluginOperator(
         task_id="upload_plugin", plugin="{{ params.plugin }}", jar_path="{{ params.jar_path }}"
     )
+    # [END howto_operator_pandora_upload_plugin]
     repo = PandoraCreateRepoOperator(
         task_id="create_raw_repo", repo=f"{P}_raw", schema=[{"key": "line", "valtype": "string", "required": True}]
     )
+    # [START howto_operator_pandora_plugin_transform]
     transform = PandoraCreateTransformOperator(
         task_id="create_plugin_transform",
         repo=f"{P}_raw",
@@ -52,6 +55,7 @@ with DAG(
         interval="5m",
         container={"type": "M16C4", "count": 1},
     )
+    # [END howto_operator_pandora_plugin_transform]
     delete_transform = PandoraDeleteTransformOperator(
         task_id="delete_transform", repo=f"{P}_raw", transform=f"{P}_parse"
     )

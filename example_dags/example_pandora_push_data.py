@@ -35,7 +35,7 @@ with DAG(
     tags=["pandora", "example"],
     params={"prefix": Param("push", type="string"), "sensors": Param(50, type="integer", minimum=1)},
 ) as dag:
-
+    # [START howto_operator_pandora_push_data]
     @task
     def readings(params: dict[str, Any] | None = None, data_interval_start: Any = None) -> list[dict[str, Any]]:
         """Stand-in for any upstream source: an API call, a query, a file."""
@@ -48,10 +48,13 @@ with DAG(
 
     create_repo = PandoraCreateRepoOperator(task_id="create_repo", repo=f"{P}_readings", schema=SCHEMA)
     push = PandoraPushDataOperator(task_id="push_readings", repo=f"{P}_readings", points=readings())
+    # [END howto_operator_pandora_push_data]
+    # [START howto_operator_pandora_update_repo]
     extend = PandoraUpdateRepoOperator(
         task_id="add_humidity_field",
         repo=f"{P}_readings",
         schema=[*SCHEMA, {"key": "humidity", "valtype": "float"}],
     )
+    # [END howto_operator_pandora_update_repo]
     delete_repo = PandoraDeleteRepoOperator(task_id="delete_repo", repo=f"{P}_readings")
     create_repo >> push >> extend >> delete_repo

@@ -54,6 +54,7 @@ with DAG(
             {"order_id": "older", "amount": 100.0, "day": "1999-01-01"},
         ],
     )
+    # [START howto_operator_pandora_scheduled_job]
     submit = PandoraSubmitJobOperator(
         task_id="submit_daily_revenue",
         repo=f"{P}_orders",
@@ -75,4 +76,5 @@ with DAG(
         poll_interval="{{ params.poll_interval }}",
         execution_timeout=pendulum.duration(hours=2),
     )
+    # [END howto_operator_pandora_scheduled_job]
     create_repo >> seed >> submit >> run

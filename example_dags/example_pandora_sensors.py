@@ -43,6 +43,7 @@ with DAG(
 ) as dag:
     group = PandoraCreateGroupOperator(task_id="create_group", group=f"{P}_group", container=CONTAINER)
     start_group = PandoraStartGroupOperator(task_id="start_group", group=f"{P}_group")
+    # [START howto_sensor_pandora_group_status]
     group_running = PandoraGroupStatusSensor(
         task_id="group_running",
         group=f"{P}_group",
@@ -55,9 +56,11 @@ with DAG(
     group_idle = PandoraGroupStatusSensor(
         task_id="group_idle", group=f"{P}_group", target_status="idle", deferrable=True, poll_interval=1, timeout=300
     )
+    # [END howto_sensor_pandora_group_status]
     repo = PandoraCreateRepoOperator(
         task_id="create_repo", repo=f"{P}_src", schema=[{"key": "n", "valtype": "long"}], group=f"{P}_group"
     )
+    # [START howto_operator_pandora_job_emulator_directive]
     submit = PandoraSubmitJobOperator(
         task_id="submit_job",
         repo=f"{P}_src",
@@ -67,7 +70,9 @@ with DAG(
         container=CONTAINER,
         scheduler={"type": "once"},
     )
+    # [END howto_operator_pandora_job_emulator_directive]
     start = PandoraStartJobOperator(task_id="start_job", repo=f"{P}_src", job=f"{P}_job", wait_for_completion=False)
+    # [START howto_sensor_pandora_job]
     job_done_reschedule = PandoraJobSensor(
         task_id="job_done_reschedule",
         repo=f"{P}_src",
@@ -86,6 +91,7 @@ with DAG(
         poll_interval=1,
         timeout=300,
     )
+    # [END howto_sensor_pandora_job]
     cleanup = [
         PandoraDeleteRepoOperator(task_id="delete_out", repo=f"{P}_out"),
         PandoraDeleteRepoOperator(task_id="delete_src", repo=f"{P}_src"),

@@ -6,6 +6,7 @@ import importlib
 import importlib.metadata
 import importlib.resources
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -73,6 +74,27 @@ def test_hook_class_matches_its_connection_type(conn: dict[str, Any]):
     for field_name, spec in conn["conn-fields"].items():
         jsonschema.Draft7Validator.check_schema(spec["schema"])
         assert spec["label"], field_name
+
+
+def _how_to_guides() -> list[str]:
+    guides: list[str] = []
+    for entry in INFO["integrations"]:
+        guides.extend(entry.get("how-to-guide", []))
+    guides.extend(t["how-to-guide"] for t in INFO["transfers"] if "how-to-guide" in t)
+    return guides
+
+
+def test_every_how_to_guide_is_a_page_of_the_docs():
+    """Official providers' /docs/<package>/<path> paths; ours name docs/<path>, which `make docs` builds."""
+    root = Path(__file__).resolve().parents[2]
+    guides = _how_to_guides()
+    assert guides, "no how-to-guide entries"
+    prefix = "/docs/airflow-provider-pandora/"
+    for guide in guides:
+        assert guide.startswith(prefix), guide
+        assert (root / "docs" / guide.removeprefix(prefix)).is_file(), f"{guide}: no such page in docs/"
+    howtos = {p.name for p in (root / "docs" / "howto").glob("*.rst")}
+    assert howtos == {g.rpartition("/")[2] for g in guides}, "every how-to page is named by an integration"
 
 
 def test_airflow_2_form_matches_the_declarative_fields():
