@@ -190,7 +190,7 @@ def test_a_jsonl_file_starting_with_a_bom_is_read_whole(
     packed.write_bytes(gzip.compress(BOM + b'{"user": "c"}\n'))
     result = run(context, tmp_path / "*.jsonl*", encode_processes=processes)
     assert (result["points"], result["bad_lines"]) == (3, 0)
-    assert users(pandora) == ["a", "b", "c"]
+    assert sorted(users(pandora)) == ["a", "b", "c"]  # batches of two sources may land in either order
 
 
 def test_a_bom_is_skipped_in_csv_headers_and_pandora_lines(
