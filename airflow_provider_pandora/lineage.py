@@ -4,6 +4,15 @@ Names come from :mod:`airflow_provider_pandora.assets` (``pandora://<host>/<repo
 ``file`` paths), so the datasets the operators report, the hook reports and the asset events Airflow records are
 the same names. OpenLineage is optional (the ``openlineage`` extra): it is imported inside the functions that
 build facets, which only the OpenLineage listener calls; nothing here makes a network call.
+
+What the operators report (``get_openlineage_facets_on_complete``; the SQL on START too, as Marquez reads a job's
+first context only): create/update repo, the repo with its ``schema`` (maps as nested fields) and a
+``lifecycleStateChange`` (CREATE, ALTER; DROP for delete); push, the repo with ``outputStatistics``; transfers, each
+file or object read (past :data:`MAX_LINEAGE_INPUTS`, their common prefix), the repo with ``outputStatistics`` and
+a ``pandora_transfer`` run facet (bad lines among the counts); transforms and jobs, the repos their SQL reads
+(:func:`sql_input_repos`), the destination and ``sql``, a started job's run as ``externalQuery``; exports, the repo
+and the destination (:func:`export_dataset`). An operator that did nothing reports an empty ``OperatorLineage``.
+To see the events: ``AIRFLOW__OPENLINEAGE__TRANSPORT='{"type": "console"}'`` (or ``file``, or ``http`` to Marquez).
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from airflow_provider_pandora.hooks.runs import (
     parse_job_history,
     select_run,
 )
+from airflow_provider_pandora.lineage import record_push
 
 __all__ = ["MAX_PLUGIN_BYTES", "PUSH_CONTENT_TYPE", "PandoraHook"]
 
@@ -307,6 +308,7 @@ class PandoraHook(PandoraBaseHook):
             if raw and not raw.endswith(b"\n"):
                 raw += b"\n"
             reqid = self.push_batch(repo, raw, gzip=gzip, retry=retry, content_type=content_type)
+            record_push(self, repo)  # hook-level lineage: an @task calling the hook reports the repo it wrote
             return PushResult(len(wire.split_lines(raw)), len(raw), 1, (reqid,) if reqid else ())
         encoder = self.encoder_for(repo, schema)
         lines = list(encoder.encode_all(data))  # validate everything before the first request
@@ -321,6 +323,7 @@ class PandoraHook(PandoraBaseHook):
             batches += 1
             if reqid:
                 reqids.append(reqid)
+        record_push(self, repo)
         return PushResult(len(lines), total_bytes, batches, tuple(reqids))
 
     def encoder_for(

@@ -7,10 +7,11 @@ Checkpoints go to the task state store (Airflow 3.3+) or a Variable: see
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import Context
 
+from airflow_provider_pandora import lineage
 from airflow_provider_pandora.exceptions import TransferError
 from airflow_provider_pandora.operators.base import PandoraBaseOperator
 from airflow_provider_pandora.params import parse_bool_param, parse_int_param, parse_json_param
@@ -26,6 +27,9 @@ from airflow_provider_pandora.transfers._engine import (
     TransferOptions,
 )
 from airflow_provider_pandora.transfers._reading import Source
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
 __all__ = ["BaseTransferOperator"]
 
@@ -138,6 +142,8 @@ class BaseTransferOperator(PandoraBaseOperator):
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Stream the sources into the repo; returns the totals (see the class docstring)."""
+        self.check_outlets()
         options = self.transfer_options()
         checkpoints = checkpoint_store(context)
         if isinstance(checkpoints, VariableCheckpoints):
@@ -151,4 +157,32 @@ class BaseTransferOperator(PandoraBaseOperator):
             sources_spec=self.sources_spec(),
             logger=self.log,
         )
-        return transfer.run(self.sources())
+        sources = self.sources()
+        self._lineage_sources = [source.name for source in sources]
+        result = transfer.run(sources)
+        self._transferred = result
+        self.emit_outlet_events(
+            context,
+            [options.repo],
+            source=lineage.source_uris(self._lineage_sources, limit=1)[0] if sources else None,
+            **{key: result.get(key) for key in ("points", "bytes", "batches", "bad_lines", "sources")},
+        )
+        return result
+
+    _lineage_sources: list[str] | None = None
+    _transferred: dict[str, Any] | None = None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The files or objects read (past ``lineage.MAX_LINEAGE_INPUTS``, their common prefix), the repo with
+        the points and bytes delivered, and a ``pandora_transfer`` run facet (bad lines, batches, duplicates).
+
+        A try that failed after listing its sources reports them and the repo without statistics.
+        """
+        if self._lineage_sources is None:
+            return lineage.empty_lineage()
+        done = self._transferred or {}
+        output = lineage.repo_dataset(
+            self.hook.config, str(self.repo), rows=done.get("points"), size=done.get("bytes"), output=True
+        )
+        run_facets = lineage.transfer_run_facet(done) if done else {}
+        return lineage.operator_lineage(lineage.source_datasets(self._lineage_sources), [output], run_facets=run_facets)

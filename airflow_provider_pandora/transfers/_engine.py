@@ -47,6 +47,7 @@ import requests
 
 from airflow_provider_pandora import wire
 from airflow_provider_pandora.exceptions import BadLine, BadLineError, TransferError
+from airflow_provider_pandora.lineage import record_transfer
 from airflow_provider_pandora.schema import check_choice
 from airflow_provider_pandora.transfers._batch import Batch
 from airflow_provider_pandora.transfers._checkpoints import (
@@ -268,6 +269,7 @@ class Transfer:
             if self._dead_letter is not None:
                 self._dead_letter.close()
         result = self.result()
+        record_transfer(self.hook, opts.repo, [source.name for source in sources])  # hook-level lineage
         if self.checkpoints is not None:
             self.checkpoints.clear()
         self.log.info("transfer into repo %r done: %s in %.1f s", opts.repo, self._progress(), result["seconds"])
