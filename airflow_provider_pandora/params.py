@@ -8,7 +8,7 @@ default.)
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal, overload
 
 from airflow_provider_pandora.exceptions import PandoraValidationError
 
@@ -34,6 +34,29 @@ def parse_int_param(value: Any, name: str, *, error: type[PandoraValidationError
         return int(value)
     except (TypeError, ValueError):
         raise error(name, f"must be a whole number, got {value!r}") from None
+
+
+@overload
+def parse_seconds_param(
+    value: Any, name: str, *, optional: Literal[False] = ..., error: type[PandoraValidationError] = ...
+) -> float: ...
+@overload
+def parse_seconds_param(
+    value: Any, name: str, *, optional: bool, error: type[PandoraValidationError] = ...
+) -> float | None: ...
+def parse_seconds_param(
+    value: Any, name: str, *, optional: bool = False, error: type[PandoraValidationError] = PandoraValidationError
+) -> float | None:
+    """A positive number of seconds, or its rendered text; with ``optional``, ``None`` or blank text is ``None``."""
+    if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none"))):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise error(name, f"must be a number of seconds, got {value!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise error(name, f"must be a positive number of seconds, got {value!r}")
+    return seconds
 
 
 def parse_json_param(value: Any, name: str, *, error: type[PandoraValidationError] = PandoraValidationError) -> Any:

@@ -16,6 +16,7 @@ from airflow_provider_pandora.hooks.runs import JobRun, JobStatus, run_id_of
 from airflow_provider_pandora.links import PandoraConsoleLink, push_console_url
 from airflow_provider_pandora.operators.base import PandoraBaseOperator, PandoraCreateOperator, task_job_params
 from airflow_provider_pandora.operators.transforms import sql_lineage, sql_start_lineage
+from airflow_provider_pandora.params import parse_seconds_param
 from airflow_provider_pandora.triggers.jobs import PandoraJobTrigger
 
 if TYPE_CHECKING:
@@ -152,8 +153,9 @@ class PandoraStartJobOperator(PandoraBaseOperator):
     def _deadline(self, started: float) -> float | None:
         """Wall-clock deadline from ``timeout`` and ``execution_timeout``, whichever comes first."""
         limits = []
-        if self.timeout not in (None, ""):
-            limits.append(float(self.timeout))  # type: ignore[arg-type]
+        timeout = parse_seconds_param(self.timeout, "timeout", optional=True)
+        if timeout is not None:
+            limits.append(timeout)
         if self.execution_timeout is not None:
             limits.append(self.execution_timeout.total_seconds())
         return started + min(limits) if limits else None
@@ -249,11 +251,13 @@ class PandoraStartJobOperator(PandoraBaseOperator):
         self.check_outlets()
         push_console_url(self, context, self.repo, self.job)
         clock_start = time.time()
+        interval = parse_seconds_param(self.poll_interval, "poll_interval")  # refused before anything starts
+        deadline = self._deadline(clock_start)
         started_at, reconnected = self._adopt_or_start(context)
         if not self.wait_for_completion:
             run = self._our_run(started_at)
             return self._result(context, started_at, reconnected, run.to_dict() if run else None)
-        policy = PollPolicy(float(self.poll_interval), self._deadline(clock_start))
+        policy = PollPolicy(interval, deadline)
         if self.deferrable:
             run = self._our_run(started_at)
             if run is None or not run.status.is_terminal:

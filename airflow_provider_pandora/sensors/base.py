@@ -18,6 +18,7 @@ from airflow.triggers.base import BaseTrigger
 
 from airflow_provider_pandora.hooks.pandora import PandoraHook
 from airflow_provider_pandora.hooks.polling import PollPolicy
+from airflow_provider_pandora.params import parse_seconds_param
 
 
 class PandoraPollingSensor(BaseSensorOperator):
@@ -60,7 +61,8 @@ class PandoraPollingSensor(BaseSensorOperator):
         return PollPolicy(self._interval())
 
     def _interval(self) -> float:
-        return float(self.poll_interval) if self.poll_interval not in (None, "") else float(self.poke_interval)
+        interval = parse_seconds_param(self.poll_interval, "poll_interval", optional=True)
+        return interval if interval is not None else float(self.poke_interval)
 
     # ---- what a subclass says ----------------------------------------------------------------
     def describe(self) -> str:
@@ -101,9 +103,8 @@ class PandoraPollingSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         """Poke on the worker, or check once and defer the rest of the wait to the triggerer."""
+        self.poke_interval = self._interval()  # a templated interval is known only now; a bad one is refused
         self.before_wait(context)
-        if self.poll_interval not in (None, ""):
-            self.poke_interval = float(self.poll_interval)  # a templated interval is known only now
         if not self.deferrable:
             return super().execute(context)
         if self.poke(context):

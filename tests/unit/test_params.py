@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_pandora.exceptions import PandoraValidationError, TransferError
-from airflow_provider_pandora.params import parse_bool_param, parse_int_param, parse_json_param
+from airflow_provider_pandora.params import parse_bool_param, parse_int_param, parse_json_param, parse_seconds_param
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,20 @@ def test_json_text_is_parsed_and_blank_text_is_none() -> None:
 def test_the_caller_chooses_the_error_class() -> None:
     with pytest.raises(TransferError, match="gzip"):
         parse_bool_param("maybe", "gzip", error=TransferError)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(10, 10.0), ("2.5", 2.5), (" 30 ", 30.0)])
+def test_seconds_and_their_rendered_text(value: Any, expected: float) -> None:
+    assert parse_seconds_param(value, "poll_interval") == expected
+
+
+@pytest.mark.parametrize("value", ["soon", "0", -1, "nan", "inf", None, ""])
+def test_a_bad_number_of_seconds_names_the_parameter(value: Any) -> None:
+    with pytest.raises(PandoraValidationError) as caught:
+        parse_seconds_param(value, "poll_interval")
+    assert caught.value.parameter == "poll_interval"
+
+
+@pytest.mark.parametrize("value", [None, "", "None", " "])
+def test_an_optional_number_of_seconds_may_be_absent(value: Any) -> None:
+    assert parse_seconds_param(value, "timeout", optional=True) is None

@@ -333,12 +333,6 @@ def test_start_job_refuses_a_bad_job_param_before_starting(offline: Any) -> None
     assert [(s.method, s.path) for s in script.sent] == [("GET", "/v2/repos/r/jobs/j/history")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="known gap (operators/jobs.py): a rendered poll_interval or timeout that is not a number raises a bare "
-    "ValueError from float(), after the job was started; it should be refused naming the parameter, before",
-)
 @pytest.mark.parametrize("parameter", ["poll_interval", "timeout"])
 def test_a_bad_poll_interval_or_timeout_is_refused_before_the_job_starts(parameter: str) -> None:
     op, hook = start_op(**{parameter: "soon"})

@@ -48,3 +48,14 @@ def test_templated_poll_interval_becomes_poke_interval() -> None:
         sensor.execute({"ti": mock.MagicMock()})
     assert exc.value.trigger.poll_interval == 3.0
     assert sensor.poke_interval == 3.0
+
+
+def test_a_templated_poll_interval_that_is_not_a_number_is_refused_naming_it() -> None:
+    from airflow_provider_pandora.exceptions import PandoraValidationError
+    from airflow_provider_pandora.sensors import PandoraJobSensor
+
+    sensor = PandoraJobSensor(task_id="s", repo="r", job="j", poll_interval="{{ params.every }}")
+    sensor.poll_interval = "soon"  # what the template rendered to
+    with pytest.raises(PandoraValidationError) as caught:
+        sensor.execute({})
+    assert caught.value.parameter == "poll_interval"
