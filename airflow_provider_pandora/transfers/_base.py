@@ -52,7 +52,7 @@ class BaseTransferOperator(PandoraBaseOperator):
         from it (a file's size, mtime, device or inode; an object's ETag, size or LastModified): ``reread``
         (default) reads it again from its start and counts the points delivered from its earlier version in
         ``possible_duplicates``; ``fail`` stops the try and names the sources. A new source is always read
-        whole, and a byte offset is only ever resumed in the very version the checkpoint describes.
+        whole, and a byte offset is only ever resumed in a source with the identity the checkpoint describes.
     :param gzip: gzip the request bodies.
     :param max_in_flight: batches posted concurrently while the next ones are read and encoded.
     :param max_line_bytes: longer lines (CSV records, all their lines) are bad lines (discarded while streaming).

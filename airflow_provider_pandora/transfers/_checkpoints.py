@@ -34,8 +34,9 @@ from airflow_provider_pandora.transfers._reading import Source
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-CHECKPOINT_VERSION = 2
-"""2: the sources with their identities (1 held only the current source's name and its offset)."""
+CHECKPOINT_VERSION = 3
+"""3: ``unsettled`` counts, per batch after the position, the tries that may have posted it unacknowledged
+(2: one count of batches; 1 held only the current source's name and its offset)."""
 SOURCE_CHANGE_POLICIES = ("reread", "fail")
 #: ``task_state_store`` key (Airflow 3.3+) holding a transfer's checkpoint.
 CHECKPOINT_STATE_KEY = "pandora_transfer_checkpoint"
@@ -180,9 +181,9 @@ class Plan:
 
     starts: list[Start]
     totals: Totals = field(default_factory=Totals)
-    unsettled: int = 0
-    """Batches a killed try may have posted past its checkpoint: the first this many batches of suspect
-    sources count as possible duplicates."""
+    unsettled: list[int] = field(default_factory=list)
+    """Per batch after the checkpoint's position (of suspect sources, in order): how many earlier tries may have
+    posted it without its answer being settled; as many copies of its points count as possible duplicates."""
     warnings: list[str] = field(default_factory=list)
     resumed: bool = False
 
@@ -208,8 +209,7 @@ def plan_resume(
         return fresh
     ledger = [(str(name), key, int(points or 0)) for name, key, points in state.get("sources") or ()]
     current = int(state.get("current") or 0)
-    settled = bool(state.get("settled"))
-    unsettled = 0 if settled else int(state.get("in_flight") or max_in_flight)
+    unsettled = [max(0, int(copies)) for copies in state.get("unsettled") or ()]
     old = {name: (index, key, points) for index, (name, key, points) in enumerate(ledger)}
     plan = Plan([], Totals.from_dict(state.get("totals")), unsettled, resumed=True)
     changed: list[str] = []
@@ -236,7 +236,7 @@ def plan_resume(
             else:
                 plan.starts.append(Start(suspect=True))
             continue
-        delivered_from = points > 0 or (index >= current and not settled)
+        delivered_from = points > 0 or (index >= current and any(unsettled))
         if delivered_from:
             changed.append(source.name)
         plan.starts.append(Start(reread=points, suspect=index >= current))

@@ -21,9 +21,10 @@ Why the flow is shaped this way:
   one failed, the good points of a batch whose bad point failed the task); the count travels with
   the checkpoint. Bad lines past the checkpoint are met again by the next try (counted,
   dead-lettered again). A try that dies without settling (SIGKILL, a lost worker) may have had up to
-  ``max_in_flight`` batches posted past its checkpoint: the next try counts the points of that many
-  batches it sends first from the sources at or after the checkpoint's position as possible duplicates,
-  unless the checkpoint says the try that saved it settled.
+  ``max_in_flight`` batches posted past its checkpoint: every try saves, before it sends anything and
+  with every checkpoint, how many tries may have posted each of the next batches unsettled, so the next
+  try counts that many copies of the points of each batch it sends first from the sources at or after the
+  checkpoint's position (tries killed one after another each add theirs).
 * **Sources that change between tries.** The checkpoint keeps every source with its identity
   (:func:`~._checkpoints.plan_resume`): only a done, unchanged source is skipped and a byte offset is
   resumed only in the version it was taken in; a new source is read whole, and a changed one from its start
@@ -225,7 +226,7 @@ class Transfer:
         self._pool: ThreadPoolExecutor | None = None
         self._broken = False
         # batches still to be counted as possible duplicates: ones a killed try may have posted past its checkpoint
-        self._unsettled = 0
+        self._unsettled: list[int] = []
         # per source index: points re-sent from a changed source still to be counted as possible duplicates
         self._reread: dict[int, int] = {}
         self._sender = Sender(hook, options.repo, gzip=options.gzip, attempts=options.attempts, log=self.log)
@@ -342,6 +343,13 @@ class Transfer:
             start = plan.starts[first]
             self._current = first
             self._last_state = self._state(first, start.offset, start.line, start.header)
+            # saved before anything is sent: a try killed before its first answer leaves its own copies counted
+            self.checkpoints.save(self._last_state)
+
+    def _with_own(self, unsettled: list[int]) -> list[int]:
+        """``unsettled`` plus this try's own: up to ``max_in_flight`` batches it may post unsettled if it dies now."""
+        own = self.options.max_in_flight
+        return [(unsettled[i] if i < len(unsettled) else 0) + (i < own) for i in range(max(len(unsettled), own))]
 
     def _save(self, batch: Batch) -> None:
         if self.checkpoints is None:
@@ -363,7 +371,7 @@ class Transfer:
             "totals": self.totals.as_dict(),
             # batches past this position that may be posted if this try dies now: this try's own, and those
             # a killed earlier try may have posted that this one has not re-sent yet
-            "in_flight": max(self.options.max_in_flight, self._unsettled),
+            "unsettled": self._with_own(self._unsettled),
         }
 
     # ---- bad lines -----------------------------------------------------------------------------
@@ -532,8 +540,7 @@ class Transfer:
             # nothing of this try is in flight any more: the next try suspects only what a killed earlier try
             # may have posted and this one has not re-sent
             self._last_state["totals"] = self.totals.as_dict()
-            self._last_state["in_flight"] = self._unsettled
-            self._last_state["settled"] = not self._unsettled
+            self._last_state["unsettled"] = list(self._unsettled)
             self.checkpoints.save(self._last_state)
 
     def _settle(self, batch: Batch, sent: Sent, future: Future[None]) -> None:
@@ -568,14 +575,15 @@ class Transfer:
         totals.possible_duplicates += sent.possible_duplicates
         self._ledger[batch.source_index][2] += sent.points
         if self._unsettled and self._starts[batch.source_index].suspect:
-            self._unsettled -= 1
-            totals.possible_duplicates += sent.points
+            copies = self._unsettled.pop(0)
+            totals.possible_duplicates += sent.points * copies
             self.log.warning(
-                "batch of %s lines %d-%d follows a checkpoint whose try stopped without settling (killed?); "
-                "that try may have stored its %d points already",
+                "batch of %s lines %d-%d follows a checkpoint whose tries stopped without settling (killed?); "
+                "%d of them may have stored its %d points already",
                 batch.source,
                 batch.first_line,
                 batch.end_line,
+                copies,
                 sent.points,
             )
         elif self._reread.get(batch.source_index):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import glob
+import io
 import os
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from airflow_provider_pandora.exceptions import TransferError
 from airflow_provider_pandora.transfers._base import BaseTransferOperator
@@ -17,24 +18,69 @@ def file_identity(stat: os.stat_result) -> dict[str, int]:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "dev": stat.st_dev, "ino": stat.st_ino}
 
 
+def _changed(path: str, identity: dict[str, int], now: dict[str, int], when: str) -> TransferError:
+    return TransferError(
+        "source_path",
+        f"{path} changed {when} (size {identity['size']} -> {now['size']}, mtime_ns {identity['mtime_ns']} -> "
+        f"{now['mtime_ns']}); a file must not be written while it is transferred (write it under another name, then "
+        "rename it). The next try reads it again from its start",
+    )
+
+
+class _Unchanging(io.RawIOBase):
+    """A local file that hands out no byte read after it stopped matching its identity.
+
+    Checked after every read (an ``fstat``, about a microsecond per 1 MiB chunk): a file rewritten in place while
+    it is read fails the try before a line stitched from two versions can be sent.
+    """
+
+    def __init__(self, handle: IO[bytes], path: str, identity: dict[str, int]) -> None:
+        super().__init__()
+        self.handle = handle
+        self.path = path
+        self.identity = identity
+        self.name = path
+
+    def readable(self) -> bool:
+        """Always: lets ``gzip`` and ``io.BufferedReader`` wrap it."""
+        return True
+
+    def _check(self) -> None:
+        now = file_identity(os.fstat(self.handle.fileno()))
+        if now != self.identity:
+            raise _changed(self.path, self.identity, now, "while it was being read")
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes, refused if the file changed since it was listed."""
+        data = self.handle.read(-1 if size is None else size)
+        self._check()
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` as ``read`` does."""
+        count = self.handle.readinto(buffer)  # type: ignore[attr-defined]
+        self._check()
+        return int(count or 0)
+
+    def close(self) -> None:
+        """Close the file."""
+        self.handle.close()
+        super().close()
+
+
 def _opener(path: str, identity: dict[str, int]) -> Any:
     def open_at(offset: int) -> IO[bytes]:
         handle = open(path, "rb")  # noqa: SIM115 - the engine closes it
         try:
             now = file_identity(os.fstat(handle.fileno()))
             if now != identity:  # never read on (or seek into) another version than the one planned for
-                raise TransferError(
-                    "source_path",
-                    f"{path} changed after it was listed (size {identity['size']} -> {now['size']}); a file must "
-                    "not be written while it is transferred (write it under another name, then rename it). The "
-                    "next try reads it again from its start",
-                )
+                raise _changed(path, identity, now, "after it was listed")
             if offset:
                 handle.seek(offset)
         except BaseException:
             handle.close()
             raise
-        return handle
+        return cast("IO[bytes]", _Unchanging(handle, path, identity))
 
     return open_at
 
