@@ -38,6 +38,22 @@ _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
 
+NESTED_TOO_DEEPLY = "is nested too deeply (arrays and objects inside one another past the recursion limit)"
+
+
+def lone_surrogate(err: UnicodeEncodeError) -> str:
+    """The problem of text UTF-8 cannot encode: a lone surrogate, which a JSON ``\\ud800`` escape can produce."""
+    char = err.object[err.start] if isinstance(err.object, str) else ""
+    return f"a lone surrogate \\u{ord(char):04x} is not a character (UTF-8 cannot encode it)" if char else str(err)
+
+
+def _utf8(segment: str, where: str, key: str) -> bytes:
+    try:
+        return segment.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise PointError(where, lone_surrogate(err), field=key) from None
+
+
 def escape(text: str) -> str:
     """Escape backslash, TAB, CR and LF in a wire value, so it cannot split a field or a point."""
     return text.translate(_ESCAPES)
@@ -312,8 +328,10 @@ class PointEncoder:
                     text = convert(value)
             except _Bad as err:
                 raise PointError(f"{where}.{key}", str(err), field=str(key)) from None
+            except RecursionError:  # arrays or maps inside one another past the recursion limit
+                raise PointError(f"{where}.{key}", NESTED_TOO_DEEPLY, field=str(key)) from None
             segment = f"{key}={text}"
-            if len(segment) * 4 > MAX_FIELD_BYTES and len(segment.encode("utf-8")) > MAX_FIELD_BYTES:
+            if len(segment) * 4 > MAX_FIELD_BYTES and len(_utf8(segment, f"{where}.{key}", key)) > MAX_FIELD_BYTES:
                 raise PointError(
                     f"{where}.{key}",
                     f"is longer than {MAX_FIELD_BYTES} bytes once encoded",
@@ -326,7 +344,13 @@ class PointEncoder:
                 raise PointError(f"{where}.{key}", "is required by the repo schema but missing", field=key)
         if not parts:
             raise PointError(where, "has no fields to send", code="E18007")
-        return "\t".join(parts).encode("utf-8")
+        try:
+            return "\t".join(parts).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (a JSON "\\ud800" escape without its pair): name its field
+            for segment in parts:
+                key = segment.partition("=")[0]
+                _utf8(segment, f"{where}.{key}", key)
+            raise
 
     def _apply_field_map(self, point: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -304,7 +304,10 @@ class PandoraHook(PandoraBaseHook):
         :param content_type: as in :meth:`push_batch`.
         """
         if isinstance(data, (bytes, str)):
-            raw = data.encode("utf-8") if isinstance(data, str) else data
+            try:
+                raw = data.encode("utf-8") if isinstance(data, str) else data
+            except UnicodeEncodeError as err:
+                raise PandoraValidationError("data", wire.lone_surrogate(err)) from None
             if raw and not raw.endswith(b"\n"):
                 raw += b"\n"
             reqid = self.push_batch(repo, raw, gzip=gzip, retry=retry, content_type=content_type)

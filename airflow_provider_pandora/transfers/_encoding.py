@@ -112,17 +112,21 @@ def encode_lines(
                     point, stop_at = scan(decoded, 0)
                     if stop_at != len(decoded):
                         point = None
-                except (ValueError, StopIteration):
+                except (ValueError, StopIteration, RecursionError):
                     point = None
             if type(point) is dict:
                 compiled = shapes.get(tuple(point))
                 if compiled is not None:
                     wire_text = compiled(point, b"\\" not in raw)
                     if wire_text is not None:
-                        lines.append(wire_text.encode("utf-8"))
-                        nos.append(no)
-                        starts.append(start)
-                        continue
+                        try:
+                            lines.append(wire_text.encode("utf-8"))
+                        except UnicodeEncodeError:  # a lone surrogate: convert() below names its field
+                            pass
+                        else:
+                            nos.append(no)
+                            starts.append(start)
+                            continue
         try:
             if quote_line and offset > end:
                 raise wire.PointError("line", f"is not a CSV record: {unterminated(quote_line)}")
@@ -183,6 +187,8 @@ def jsonl_converter(fast: FastPointEncoder) -> Callable[[bytes, int], bytes | No
                     raise json.JSONDecodeError("Extra data", text, end)
         except ValueError as err:
             raise wire.PointError("line", f"is not JSON: {err}{_bom_hint(raw)}") from None
+        except RecursionError:  # e.g. thousands of "[": json recurses once per level
+            raise wire.PointError("line", wire.NESTED_TOO_DEEPLY) from None
         if type(point) is not dict:
             raise wire.PointError("line", f"is JSON {type(point).__name__}, expected an object")
         return encode(point, b"\\" not in raw)  # no backslash: no string needs escaping

@@ -176,6 +176,17 @@ def check_dead_letter_path(path: str) -> None:
         raise TransferError("dead_letter_path", f"{path!r} is a folder; it must name the file bad lines go to")
     if not os.access(path if os.path.exists(path) else folder, os.W_OK):
         raise TransferError("dead_letter_path", f"{path!r} cannot be written (permission denied)")
+    # open it for append as _bad will (a symlink by what it points to); a file created here is removed again
+    existed = os.path.exists(path)
+    try:
+        open(path, "a", encoding="utf-8").close()
+        if not existed:
+            os.remove(os.path.realpath(path))
+    except OSError as err:
+        target = f" (a symlink to {os.path.realpath(path)!r})" if os.path.islink(path) else ""
+        raise TransferError(
+            "dead_letter_path", f"{path!r}{target} cannot be opened for append: {err.strerror or err}"
+        ) from None
 
 
 class Transfer:
@@ -382,11 +393,22 @@ class Transfer:
             raise BadLineError(bad)
         self.totals.bad_lines += 1
         if policy == "dead_letter":
-            if self._dead_letter is None:
-                path = str(self.options.dead_letter_path)
-                self._dead_letter = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in run()
-            self._dead_letter.write(bad.to_json() + "\n")
-            self._dead_letter.flush()
+            path = str(self.options.dead_letter_path)
+            try:
+                if self._dead_letter is None:
+                    self._dead_letter = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in run()
+                self._dead_letter.write(bad.to_json() + "\n")
+                self._dead_letter.flush()
+            except OSError as err:  # ENOSPC, EIO, ...: say which parameter, not a bare OSError
+                dead, self._dead_letter = self._dead_letter, None
+                try:
+                    if dead is not None:
+                        dead.close()  # retries the failed flush, which fails again
+                except OSError:
+                    pass
+                raise TransferError(
+                    "dead_letter_path", f"{path!r}: a bad line could not be written: {err.strerror or err}"
+                ) from err
         if self.totals.bad_lines <= LOGGED_BAD_LINES:
             self.log.warning(
                 "bad line (%s): %s%s",

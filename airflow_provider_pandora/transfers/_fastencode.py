@@ -62,7 +62,10 @@ class FastPointEncoder:
         if compiled is not None:
             text = compiled(point, clean)
             if text is not None:
-                return text.encode("utf-8")  # type: ignore[no-any-return]
+                try:
+                    return text.encode("utf-8")  # type: ignore[no-any-return]
+                except UnicodeEncodeError:  # a lone surrogate: the encoder names its field
+                    return self.encoder.encode(original)
         return self._generic(original, point)
 
     def compiled_shapes(self) -> dict[tuple[str, ...], Any] | None:
@@ -177,7 +180,10 @@ class FastPointEncoder:
         for key in self._required:
             if point.get(key) is None:
                 return self.encoder.encode(original)
-        return "\t".join(parts).encode("utf-8")
+        try:
+            return "\t".join(parts).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the encoder names its field
+            return self.encoder.encode(original)
 
     def _date(self, value: str) -> str | None:
         try:

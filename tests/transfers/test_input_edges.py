@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
-from airflow_provider_pandora.exceptions import BadLineError, TransferError
+from airflow_provider_pandora.exceptions import BadLineError, PandoraValidationError, PointError, TransferError
 from airflow_provider_pandora.hooks.pandora import PandoraHook
 from airflow_provider_pandora.transfers._checkpoints import MemoryCheckpoints
 from airflow_provider_pandora.transfers._engine import Transfer, TransferOptions
@@ -253,3 +253,140 @@ def test_an_unusable_dead_letter_path_is_refused_before_anything_is_sent(
             run(context, source, on_bad_line="dead_letter", dead_letter_path=str(dead))
         assert str(dead) in str(info.value)
     assert pandora.points(REPO) == []  # refused before the first batch, on every try
+
+
+def test_a_dangling_dead_letter_symlink_is_refused_before_anything_is_sent(
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"user": "a"}\n{broken\n{"user": "b"}\n')
+    dead = tmp_path / "dl.jsonl"
+    dead.symlink_to(tmp_path / "nonexistent" / "dir" / "x")
+    with pytest.raises(TransferError, match="dead_letter_path") as info:
+        run(context, source, on_bad_line="dead_letter", dead_letter_path=str(dead))
+    assert str(dead) in str(info.value)
+    assert pandora.points(REPO) == []
+    assert dead.is_symlink()  # left as it was
+    assert not dead.exists()
+
+
+def test_the_dead_letter_pre_check_leaves_no_empty_file_behind(
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"user": "a"}\n')
+    dead, target = tmp_path / "dead.jsonl", tmp_path / "target.jsonl"
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)  # dangling, but its folder exists: bad lines would create the target
+    for path in (dead, link):
+        assert run(context, source, on_bad_line="dead_letter", dead_letter_path=str(path))["bad_lines"] == 0
+    assert not dead.exists()
+    assert not target.exists()
+    assert link.is_symlink()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_a_dead_letter_write_that_fails_is_a_transfer_error_naming_the_path(
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"user": "a"}\n{broken\n{"user": "b"}\n')
+    with pytest.raises(TransferError, match="dead_letter_path") as info:
+        run(context, source, on_bad_line="dead_letter", dead_letter_path="/dev/full")
+    assert "/dev/full" in str(info.value)
+    assert "No space left on device" in str(info.value)
+
+
+# ---- a lone surrogate, deep nesting ----------------------------------------------------------------------------
+SURROGATE = b'{"user": "bad", "hits": 1, "tags": ["x"]}'.replace(b'"bad"', b'"a\\ud800b"')
+DEEP = b"[" * 3000 + b"]" * 3000
+DEEP_IN_FIELD = b'{"user": "deep", "tags": ' + DEEP + b"}"
+EDGE_CASES = {
+    # (the line, what its reason says, the field it names)
+    "lone-surrogate": (SURROGATE, r"lone surrogate \ud800", "user"),
+    "lone-surrogate-in-array": (b'{"user": "c", "tags": ["a\\udfffb"]}', r"lone surrogate \udfff", "tags"),
+    "lone-surrogate-plain-shape": (b'{"user": "a\\ud800b"}', r"lone surrogate \ud800", "user"),
+    "deep-line": (DEEP, "is nested too deeply", None),
+    "deep-field": (DEEP_IN_FIELD, "is nested too deeply", None),
+}
+
+
+@pytest.mark.parametrize("case", list(EDGE_CASES))
+@pytest.mark.parametrize("processes", [0, 1], ids=["in-process", "encode-process"])
+@pytest.mark.parametrize("policy", ["skip", "dead_letter"])
+def test_a_lone_surrogate_or_deep_nesting_is_a_bad_line(
+    repo: str,
+    pandora: PandoraEmulator,
+    context: dict[str, Any],
+    tmp_path: Path,
+    decoder: str,
+    processes: int,
+    policy: str,
+    case: str,
+) -> None:
+    line, reason, field = EDGE_CASES[case]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"user": "a"}\n' + line + b'\n{"user": "b"}\n')
+    dead = tmp_path / "dead.jsonl"
+    extra: dict[str, Any] = {"dead_letter_path": str(dead)} if policy == "dead_letter" else {}
+    result = run(context, source, on_bad_line=policy, encode_processes=processes, **extra)
+    assert (result["points"], result["bad_lines"]) == (2, 1)
+    assert users(pandora) == ["a", "b"]
+    if policy == "dead_letter":
+        (row,) = dead_rows(dead)
+        assert (row["source"], row["line"], row["field"]) == (str(source), 2, field)
+        assert reason in row["reason"]
+
+
+@pytest.mark.parametrize("case", list(EDGE_CASES))
+@pytest.mark.parametrize("processes", [0, 1], ids=["in-process", "encode-process"])
+def test_a_lone_surrogate_or_deep_nesting_fails_naming_file_and_line(
+    repo: str,
+    pandora: PandoraEmulator,
+    context: dict[str, Any],
+    tmp_path: Path,
+    decoder: str,
+    processes: int,
+    case: str,
+) -> None:
+    line, reason, _ = EDGE_CASES[case]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"user": "a"}\n' + line + b'\n{"user": "b"}\n')
+    with pytest.raises(BadLineError) as info:
+        run(context, source, encode_processes=processes)
+    assert f"{source}, line 2" in str(info.value)
+    assert reason in str(info.value)
+    assert users(pandora) == ["a"]
+
+
+@pytest.mark.parametrize("policy", ["fail", "skip", "dead_letter"])
+def test_csv_cells_with_a_lone_surrogate_or_deep_nesting_are_bad_lines(
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path, policy: str
+) -> None:
+    source = tmp_path / "in.csv"
+    deep = DEEP.decode()
+    source.write_text(f'user,tags\na,\nb,"{deep}"\nc,"[""x\\udc00""]"\nd,\n', encoding="utf-8")
+    dead = tmp_path / "dead.jsonl"
+    extra: dict[str, Any] = {"dead_letter_path": str(dead)} if policy == "dead_letter" else {}
+    if policy == "fail":
+        with pytest.raises(BadLineError, match=rf"{source}, line 3, field 'tags': is nested too deeply"):
+            run(context, source, format="csv", on_bad_line=policy)
+        return
+    result = run(context, source, format="csv", on_bad_line=policy, **extra)
+    assert (result["points"], result["bad_lines"]) == (2, 2)
+    assert users(pandora) == ["a", "d"]
+    if policy == "dead_letter":
+        rows = dead_rows(dead)
+        assert [(r["line"], r["field"]) for r in rows] == [(3, "tags"), (4, "tags")]
+        assert "nested too deeply" in rows[0]["reason"]
+        assert r"lone surrogate \udc00" in rows[1]["reason"]
+
+
+def test_push_data_refuses_a_lone_surrogate_naming_the_field(repo: str, pandora: PandoraEmulator) -> None:
+    hook = PandoraHook()
+    with pytest.raises(PointError, match=r"points\[1\]\.user: a lone surrogate \\ud800 is not a character") as info:
+        hook.push_data(REPO, [{"user": "a"}, {"user": "b\ud800"}])
+    assert (info.value.field, info.value.index) == ("user", 1)
+    with pytest.raises(PandoraValidationError, match=r"data: a lone surrogate \\udc80"):
+        hook.push_data(REPO, "user=c\udc80")
+    assert pandora.points(REPO) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -155,3 +156,33 @@ def test_decoder_reports_line_and_field():
 
 def test_lines_split_on_lf_only():
     assert wire.split_lines("a=\u2028b\r\n\nc=d".encode()) == ["a=\u2028b\r".encode(), b"c=d"]
+
+
+@pytest.mark.parametrize(
+    ("point", "parameter", "problem"),
+    [
+        ({"name": "a\ud800b"}, "points[0].name", r"a lone surrogate \ud800 is not a character"),
+        ({"name": "x", "tags": ["\udfff"]}, "points[0].tags", r"a lone surrogate \udfff"),
+        ({"name": "x", "meta": {"inner": {"s": "\ud800" * 30_000}}}, "points[0].meta", r"a lone surrogate \ud800"),
+        ({"name": "x", "tags": '["\\ud800"]'}, "points[0].tags", r"a lone surrogate \ud800"),  # JSON text
+        ({"name": "x", "tags": "[" * 3000 + "]" * 3000}, "points[0].tags", "is nested too deeply"),
+    ],
+    ids=["string", "array", "long-map", "array-text", "deep-array-text"],
+)
+def test_a_lone_surrogate_or_deep_nesting_is_a_point_error_naming_the_field(point, parameter, problem):
+    with pytest.raises(wire.PointError) as info:
+        list(wire.PointEncoder(SCHEMA).encode_all([point]))
+    assert (info.value.parameter, info.value.field, info.value.index) == (parameter, parameter.split(".")[1], 0)
+    assert problem in str(info.value)
+    if not isinstance(point.get("tags"), str):  # without a schema, JSON text is a string
+        with pytest.raises(wire.PointError, match="lone surrogate"):
+            wire.PointEncoder().encode(point)
+
+
+def test_a_deeply_nested_value_is_a_point_error_without_a_schema():
+    value: list[Any] = []
+    for _ in range(3000):
+        value = [value]
+    with pytest.raises(wire.PointError, match="is nested too deeply") as info:
+        wire.PointEncoder().encode({"a": value})
+    assert info.value.field == "a"
