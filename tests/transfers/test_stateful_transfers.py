@@ -31,10 +31,10 @@ from hypothesis.stateful import run_state_machine_as_test
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from tests.transfers.stateful_harness import Kodo, TransferMachine, World, world
 
-KNOWN_FAILING = True
-"""Issue 17's transfer bugs are not all fixed yet: the test is an expected failure, and it does not shrink what it
-finds (shrinking costs up to 5 minutes per run; set ``PANDORA_STATEFUL_SHRINK=1`` to see minimal examples). Set
-this to ``False`` once the fixes are in: the test must then pass, and a failure is shrunk."""
+KNOWN_FAILING = False
+"""``True`` made the test an expected failure that does not shrink what it finds (shrinking costs up to 5 minutes
+per run; ``PANDORA_STATEFUL_SHRINK=1`` shows minimal examples) while issue 17's fixes were pending. They are in:
+the test must pass, and a failure is shrunk."""
 EXAMPLES = int(os.environ.get("PANDORA_STATEFUL_EXAMPLES", "200"))
 STEPS = int(os.environ.get("PANDORA_STATEFUL_STEPS", "6"))
 SEED = os.environ.get("PANDORA_STATEFUL_SEED")
