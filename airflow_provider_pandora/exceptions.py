@@ -94,10 +94,13 @@ class BadLine:
     def to_json(self) -> str:
         """The dead-letter record (the line's text cut at 1 MB)."""
         text = None if self.text is None else self.text[:1_000_000].decode("utf-8", "replace")
-        return json.dumps(
+        record = json.dumps(
             {"source": self.source, "line": self.line, "field": self.field, "reason": self.reason, "text": text},
             ensure_ascii=False,
         )
+        # a lone surrogate (a field named "\ud800", a file name that is not UTF-8) cannot be written as UTF-8: it
+        # stays a JSON escape, which reads back as the same string
+        return record.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class BadLineError(PandoraValidationError):

@@ -475,6 +475,11 @@ class TryAccount:
     """Points sent earlier from sources that changed before this try (a fixed transfer re-reads them whole)."""
     most_points: int = 0
     """The most points any push of this try carried."""
+    refusals: int = 0
+    """``refuse`` faults that fired. While the proxy stops listening, a connection the kernel had already accepted
+    into the listener's backlog is reset, not refused: the client has sent its push and cannot tell it from a
+    server that died after reading it, so it counts it. The proxy never sees such a connection (nothing records
+    it), so each refusal allows up to ``max_in_flight`` pushes of the largest size."""
 
 
 @dataclass
@@ -504,7 +509,8 @@ def in_flight_bound(instance: Instance, max_in_flight: int) -> int:
     that changed since, and the documented allowance for each killed try (see :class:`TryAccount`)."""
     kills = sum(1 for t in instance.tries if t.run.status == "killed")
     wire = sum(t.ambiguous + t.landed_after + t.change_allowance for t in instance.tries)
-    return wire + kills * instance.kill_allowance(max_in_flight)
+    backlog = sum(t.refusals * max_in_flight * t.most_points for t in instance.tries)
+    return wire + backlog + kills * instance.kill_allowance(max_in_flight)
 
 
 @dataclass
@@ -851,6 +857,7 @@ class TransferMachine(RuleBasedStateMachine):
         }
         sent: set[str] = set()
         acked_ids: set[str] = set()
+        account.refusals = sum(1 for record in run.records if record.fault == "refuse")
         for record in pushes:
             ids = ids_of(record.body_plain)
             account.most_points = max(account.most_points, len(ids))
@@ -908,7 +915,8 @@ class TransferMachine(RuleBasedStateMachine):
                 lines.append(
                     f"  try {run.tag}: {run.status} in {run.seconds:.2f}s, faults {account.faults},"
                     f" kill {account.kill}, sources {account.names}; in flight: ambiguous {account.ambiguous},"
-                    f" landed after {account.landed_after}, changed sources {account.change_allowance}"
+                    f" landed after {account.landed_after}, changed sources {account.change_allowance},"
+                    f" refusals {account.refusals}"
                 )
                 if run.error:
                     lines.append(f"    error: {run.error[:500]}")

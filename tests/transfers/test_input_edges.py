@@ -390,3 +390,19 @@ def test_push_data_refuses_a_lone_surrogate_naming_the_field(repo: str, pandora:
     with pytest.raises(PandoraValidationError, match=r"data: a lone surrogate \\udc80"):
         hook.push_data(REPO, "user=c\udc80")
     assert pandora.points(REPO) == []
+
+
+@pytest.mark.parametrize("key", ["\\ud800", "user\\udc00"])
+def test_a_field_named_with_a_lone_surrogate_is_dead_lettered_not_a_crash(
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path, decoder: str, key: str
+) -> None:
+    """Found by an adversarial tester: the dead-letter record named the field as written, and a lone surrogate
+    cannot be written as UTF-8; the task died with UnicodeEncodeError instead of dead-lettering the line."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"user": "a"}\n{"user": "b", "' + key.encode() + b'": 1}\n{"user": "c"}\n')
+    dead = tmp_path / "dead.jsonl"
+    result = run(context, source, on_bad_line="dead_letter", dead_letter_path=str(dead))
+    assert (result["points"], result["bad_lines"]) == (2, 1)
+    assert sorted(users(pandora)) == ["a", "c"]
+    (row,) = dead_rows(dead)
+    assert (row["line"], row["field"]) == (2, json.loads(f'"{key}"'))
