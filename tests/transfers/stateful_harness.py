@@ -475,11 +475,13 @@ class TryAccount:
     """Points sent earlier from sources that changed before this try (a fixed transfer re-reads them whole)."""
     most_points: int = 0
     """The most points any push of this try carried."""
-    refusals: int = 0
-    """``refuse`` faults that fired. While the proxy stops listening, a connection the kernel had already accepted
-    into the listener's backlog is reset, not refused: the client has sent its push and cannot tell it from a
-    server that died after reading it, so it counts it. The proxy never sees such a connection (nothing records
-    it), so each refusal allows up to ``max_in_flight`` pushes of the largest size."""
+    backlog_racers: int = 0
+    """Pushes that may have raced a ``refuse`` pause into the listener's backlog. When the proxy stops listening, a
+    connection the kernel had already accepted into the backlog is reset, not refused: the client has sent its push
+    and cannot tell it from a server that died after reading it, so it counts it, and the proxy never sees it. Only
+    the try's other batches can be connecting then (``max_in_flight - 1``; the refused exchange's own client waits
+    for its answer, which is sent after the pause starts), plus that client's own retry if it had already given up
+    on the answer (a timeout): with one batch in flight, a refusal allows nothing."""
 
 
 @dataclass
@@ -506,10 +508,11 @@ class Instance:
 def in_flight_bound(instance: Instance, max_in_flight: int) -> int:
     """An upper bound on what ``possible_duplicates`` may say: the points of pushes whose client never learnt the
     outcome, of pushes a failed try had acknowledged past a batch that failed for good, sent earlier from sources
-    that changed since, and the documented allowance for each killed try (see :class:`TryAccount`)."""
+    that changed since, that may have raced a ``refuse`` pause into the listener's backlog, and the documented
+    allowance for each killed try (see :class:`TryAccount`)."""
     kills = sum(1 for t in instance.tries if t.run.status == "killed")
     wire = sum(t.ambiguous + t.landed_after + t.change_allowance for t in instance.tries)
-    backlog = sum(t.refusals * max_in_flight * t.most_points for t in instance.tries)
+    backlog = sum(t.backlog_racers * t.most_points for t in instance.tries)
     return wire + backlog + kills * instance.kill_allowance(max_in_flight)
 
 
@@ -857,7 +860,9 @@ class TransferMachine(RuleBasedStateMachine):
         }
         sent: set[str] = set()
         acked_ids: set[str] = set()
-        account.refusals = sum(1 for record in run.records if record.fault == "refuse")
+        account.backlog_racers = sum(
+            self.options["max_in_flight"] - 1 + record.client_gone for record in run.records if record.fault == "refuse"
+        )
         for record in pushes:
             ids = ids_of(record.body_plain)
             account.most_points = max(account.most_points, len(ids))
@@ -916,7 +921,7 @@ class TransferMachine(RuleBasedStateMachine):
                     f"  try {run.tag}: {run.status} in {run.seconds:.2f}s, faults {account.faults},"
                     f" kill {account.kill}, sources {account.names}; in flight: ambiguous {account.ambiguous},"
                     f" landed after {account.landed_after}, changed sources {account.change_allowance},"
-                    f" refusals {account.refusals}"
+                    f" backlog racers {account.backlog_racers}"
                 )
                 if run.error:
                     lines.append(f"    error: {run.error[:500]}")

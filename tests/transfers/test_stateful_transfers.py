@@ -13,7 +13,9 @@ Reproducible: derandomized (a fixed seed) unless ``PANDORA_STATEFUL_SEED`` is se
     PANDORA_STATEFUL_EXAMPLES=2000 .venv/bin/python -m pytest tests/transfers/test_stateful_transfers.py
     PANDORA_STATEFUL_SEED=7 .venv/bin/python -m pytest tests/transfers/test_stateful_transfers.py
 
-or ``make bench`` (``benchmarks/bench_stateful.py``), which also writes figures.
+or ``make bench`` (``benchmarks/bench_stateful.py``), which also writes figures. ``PANDORA_STATEFUL_STEPS`` (6) is
+the number of steps per example, ``PANDORA_STATEFUL_SHRINK=1`` shrinks what fails to a minimal example (up to
+5 minutes), ``PANDORA_STATEFUL_TIMEOUT`` overrides the test's timeout (seconds).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def stateful_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 
 
 @pytest.mark.integration
-@pytest.mark.timeout(max(900, EXAMPLES * 4))
+@pytest.mark.timeout(int(os.environ.get("PANDORA_STATEFUL_TIMEOUT", max(900, EXAMPLES * 4))))
 @pytest.mark.xfail(
     KNOWN_FAILING,
     strict=False,
