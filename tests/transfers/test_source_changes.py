@@ -15,7 +15,7 @@ from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from airflow_provider_pandora.exceptions import BadLineError, TransferError
 from airflow_provider_pandora.hooks.kodo import KodoHook
 from airflow_provider_pandora.hooks.pandora import PandoraHook
-from airflow_provider_pandora.transfers._checkpoints import MemoryCheckpoints
+from airflow_provider_pandora.transfers._checkpoints import CHECKPOINT_STATE_KEY, MemoryCheckpoints, plan_resume
 from airflow_provider_pandora.transfers._engine import Transfer, TransferOptions
 from airflow_provider_pandora.transfers.kodo_to_pandora import KodoToPandoraOperator, ResumingObjectReader, kodo_sources
 from airflow_provider_pandora.transfers.local_to_pandora import LocalFilesystemToPandoraOperator, local_sources
@@ -108,19 +108,20 @@ def test_on_source_change_fail_stops_and_names_the_source(
 
 
 def test_a_deleted_source_is_reported_and_the_rest_delivered(
-    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
 ) -> None:
     a = write_lines(tmp_path / "a.jsonl", points(0, 100))
     write_lines(tmp_path / "b.jsonl", [*points(100, 150), BAD, *points(150, 200)])
     with pytest.raises(BadLineError):
         run_local(context, tmp_path / "*.jsonl")
     a.unlink()
-    result = run_local(context, tmp_path / "*.jsonl", on_bad_line="skip")
-    assert check_stored(pandora, {f"u{i}" for i in range(200)}, result) == 0
-    assert (
-        f"source {a}, 100 points of which were delivered by an earlier try, is no longer listed"
-        in capsys.readouterr().out
+    state = context["task_state_store"].get(CHECKPOINT_STATE_KEY)
+    plan = plan_resume(
+        state, local_sources(str(tmp_path / "*.jsonl")), fingerprint=state["fingerprint"], max_in_flight=3
     )
+    assert f"source {a}, 100 points of which were delivered by an earlier try, is no longer listed" in plan.warnings
+    result = run_local(context, tmp_path / "*.jsonl", on_bad_line="skip")  # logs that warning
+    assert check_stored(pandora, {f"u{i}" for i in range(200)}, result) == 0
 
 
 def test_a_file_changed_after_listing_is_refused_not_read_at_an_offset(tmp_path: Path) -> None:
