@@ -210,7 +210,10 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": PANDORA, "python-modules": [f"{_PKG}.sensors.jobs", f"{_PKG}.sensors.groups"]}
         ],
         "triggers": [
-            {"integration-name": PANDORA, "python-modules": [f"{_PKG}.triggers.jobs", f"{_PKG}.triggers.groups"]}
+            {
+                "integration-name": PANDORA,
+                "python-modules": [f"{_PKG}.triggers.jobs", f"{_PKG}.triggers.groups", f"{_PKG}.triggers.events"],
+            }
         ],
         "transfers": [
             {

@@ -10,6 +10,10 @@ from ``[pandora] asset_endpoint`` (``AIRFLOW__PANDORA__ASSET_ENDPOINT``; default
 Set it to the endpoint of ``pandora_default``, e.g. ``http://127.0.0.1:8480`` for the emulator: the push task
 checks before sending anything that its outlet names the endpoint its connection writes to, and fails saying what
 to set if not. Assets are fixed when the DAG is parsed, so the repo name is static here.
+
+On Airflow 3, ``example_pandora_assets_job_runs`` runs once per successful run of an offline job that Pandora
+itself schedules every hour (``example_pandora_assets_loop_job`` submits it): the asset it is scheduled on has an
+``AssetWatcher`` whose ``PandoraJobRunEventTrigger`` watches the job's history from the triggerer.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from airflow_provider_pandora.operators import (
     PandoraStartJobOperator,
     PandoraSubmitJobOperator,
 )
+from airflow_provider_pandora.version_compat import AIRFLOW_V_3_0_PLUS
 
 # [START howto_asset_pandora_assets]
 CLICKS = pandora_repo_asset("assets_clicks")
@@ -103,3 +108,64 @@ with DAG(
         outlets=[TOTALS],
     )
     what_was_written() >> create_totals >> submit >> run
+
+
+# ---- event-driven: a DAG run per run of a job that Pandora schedules itself (Airflow 3.0+) --------------------
+if AIRFLOW_V_3_0_PLUS:  # AssetWatcher and BaseEventTrigger do not exist on Airflow 2.11
+    from airflow.sdk import Asset, AssetWatcher
+
+    from airflow_provider_pandora.triggers import PandoraJobRunEventTrigger
+
+    with DAG(
+        dag_id="example_pandora_assets_loop_job",
+        description="Submits an offline job that Pandora runs by itself every hour (a loop scheduler)",
+        schedule=None,
+        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+        catchup=False,
+        tags=["pandora", "example", "assets"],
+    ) as loop_job:
+        PandoraCreateRepoOperator(
+            task_id="create_clicks_repo", repo="assets_clicks", schema=SCHEMA
+        ) >> PandoraSubmitJobOperator(
+            task_id="submit_hourly_job",
+            repo="assets_clicks",
+            job="assets_hourly_totals",
+            dest_repo="assets_hourly_totals",
+            code="select count(*) as users, sum(hits) as hits from stream",
+            container={"type": "M16C4", "count": 1},
+            scheduler={"type": "loop", "loop": "1h"},
+            if_exists="update",
+        )
+
+    # [START howto_asset_pandora_job_run_watcher]
+    HOURLY_TOTALS = pandora_repo_asset("assets_hourly_totals")
+    HOURLY_TOTALS_RUNS = Asset(
+        name=HOURLY_TOTALS.name,
+        uri=HOURLY_TOTALS.uri,
+        watchers=[
+            AssetWatcher(
+                name="pandora_assets_hourly_totals_runs",
+                trigger=PandoraJobRunEventTrigger(repo="assets_clicks", job="assets_hourly_totals", poll_interval=30),
+            )
+        ],
+    )
+
+    with DAG(
+        dag_id="example_pandora_assets_job_runs",
+        description="Runs once per successful run of a job Pandora schedules itself (an AssetWatcher trigger)",
+        schedule=[HOURLY_TOTALS_RUNS],
+        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+        catchup=False,
+        tags=["pandora", "example", "assets"],
+    ) as job_runs:
+
+        @task
+        def which_run(**context: Any) -> list[dict[str, Any]]:
+            """The job runs that queued this DAG run: each event's ``extra["payload"]["run"]``."""
+            events = context.get("triggering_asset_events") or {}
+            runs = [dict(event.extra["payload"]["run"]) for batch in events.values() for event in batch]
+            print(f"job runs: {runs}")
+            return runs
+
+        which_run()
+    # [END howto_asset_pandora_job_run_watcher]
