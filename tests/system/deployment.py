@@ -47,6 +47,7 @@ ADMIN_PASSWORD = "system-admin-pw"
 WORKERS = ("worker1", "worker2")
 TRIGGERER = "triggerer"
 SUPERVISED = ("api-server", "scheduler", "dag-processor")  # the tests kill workers and the triggerer
+OPENLINEAGE_NAMESPACE = "pandora-system"  # [openlineage] namespace: the namespace of the Airflow jobs' events
 
 
 #: set to 1 to keep the deployment's folder (every component's and task's log) after the tests
@@ -138,6 +139,11 @@ class Deployment:
     @property
     def moto_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['moto']}"
+
+    @property
+    def openlineage_file(self) -> Path:
+        """Where the OpenLineage provider's file transport appends every event (one JSON object a line)."""
+        return self.base / "openlineage.jsonl"
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Component:
@@ -384,6 +390,14 @@ class Deployment:
                 "AIRFLOW__TRIGGERER__CAPACITY": "200",
                 # a restarted triggerer takes over a killed one's triggers once its heartbeat is this old
                 "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+                # OpenLineage: every component appends its events to one file the tests read (the events of the
+                # example DAGs' data-moving tasks are checked in test_deployment.py, and searched for secrets)
+                "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+                    {"type": "file", "log_file_path": str(self.openlineage_file), "append": True}
+                ),
+                "AIRFLOW__OPENLINEAGE__NAMESPACE": OPENLINEAGE_NAMESPACE,
+                # pandora_repo_asset() names repos behind the emulator, as the pandora_default connection does
+                "AIRFLOW__PANDORA__ASSET_ENDPOINT": self.emulator_url,
                 "AIRFLOW_CONN_PANDORA_DEFAULT": json.dumps(pandora),
                 "AIRFLOW_CONN_KODO_DEFAULT": json.dumps(kodo),
                 "PANDORA_SYSTEM_HOSTNAME": "control",

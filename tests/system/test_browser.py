@@ -1,9 +1,10 @@
-"""The connection form and the "Pandora console" link as a user sees them: Debian's chromium on the Airflow 3 UI.
+"""The connection form, the "Pandora console" link and the asset graph as a user sees them: Debian's chromium on
+the Airflow 3 UI.
 
 Playwright drives the system ``chromium`` through ``executable_path`` (its own browser download is not needed).
-Each step saves a screenshot under ``test-output/browser/``; a failing step also saves one and prints the page
-text. The connection saved through the form is the one the ``system_console_link`` DAG then runs with, so the
-link followed at the end went form -> extras -> task -> XCom -> UI.
+Each step saves a screenshot under ``test-output/browser/`` (the asset graphs also under ``test-output/system/``); a
+failing step also saves one and prints the page text. The connection saved through the form is the one the
+``system_console_link`` DAG then runs with, so the link followed at the end went form -> extras -> task -> XCom -> UI.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.system.deployment import ADMIN_PASSWORD, CANARY_AK, CANARY_SK, ROOT, Deployment
+from tests.system.deployment import ADMIN_PASSWORD, CANARY_AK, CANARY_SK, ROOT, Deployment, wait_for
 from tests.system.support import assert_runs_succeeded, serve
 
 airflow_version = pytest.importorskip("airflow.version").version
@@ -210,3 +211,44 @@ def test_console_extra_link(deployment: Deployment, browser: Browser, console: s
         console_page.wait_for_load_state()
         assert console_page.url == expected
         sync_api.expect(console_page.locator("#path")).to_have_text("/console/repos/browser_src/jobs/browser_job")
+
+
+# what each Pandora asset links in the Airflow 3 UI's asset graph: the DAG writing it -> the asset -> the DAG
+# scheduled on it (example_dags/example_pandora_assets.py: a push; tests/system/dags/system_pandora_asset_transfer.py:
+# a transfer), and the screenshot kept of it
+ASSET_GRAPHS = {
+    "assets_clicks": ("example_pandora_assets_producer", "example_pandora_assets_consumer", "asset-graph.png"),
+    "sys_asset_loaded": (
+        "system_pandora_asset_transfer",
+        "system_pandora_asset_downstream",
+        "asset-graph-transfer.png",
+    ),
+}
+SYSTEM_OUT = ROOT / "test-output" / "system"
+
+
+def test_asset_graph_links_the_dags(deployment: Deployment, browser: Browser) -> None:
+    """The asset page of each ``pandora://`` repo draws the repo, the DAG whose task writes it and the DAG scheduled
+    on it, linked in that order. The graph comes from the parsed DAGs (outlets and schedules), not from runs."""
+    dep, b = deployment, browser
+    dep.wait_dags({dag for producer, consumer, _ in ASSET_GRAPHS.values() for dag in (producer, consumer)})
+    SYSTEM_OUT.mkdir(parents=True, exist_ok=True)
+    if not b.page.url.startswith(dep.api):
+        _login(b, dep)
+    for repo, (producer, consumer, shot) in ASSET_GRAPHS.items():
+        uri = f"pandora://{urllib.parse.urlsplit(dep.emulator_url).netloc}/{repo}"
+
+        def linked(uri: str = uri, repo: str = repo) -> dict[str, Any] | None:
+            found = [a for a in dep.get("/assets", uri_pattern=repo)["assets"] if a["uri"] == uri]
+            return found[0] if found and found[0]["producing_tasks"] and found[0]["scheduled_dags"] else None
+
+        asset = wait_for(f"the DAG processor to register {uri} with its producer and consumer", linked, 120)
+        node = f"asset:{asset['id']}"
+        with b.step(f"asset-graph-{repo}") as page:
+            page.goto(f"{dep.api}/assets/{asset['id']}", wait_until="domcontentloaded")
+            for node_id, text in ((node, uri), (f"dag:{producer}", producer), (f"dag:{consumer}", consumer)):
+                sync_api.expect(page.get_by_test_id(f"rf__node-{node_id}")).to_contain_text(text)
+            for source, target in ((f"dag:{producer}", node), (node, f"dag:{consumer}")):
+                sync_api.expect(page.get_by_test_id(f"rf__edge-{source}-{target}")).to_have_count(1)
+            page.screenshot(path=str(SYSTEM_OUT / shot), full_page=True)
+        print(f"asset graph of {uri}: {producer} -> {node} -> {consumer}; screenshot {SYSTEM_OUT / shot}")
