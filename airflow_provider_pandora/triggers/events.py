@@ -205,15 +205,19 @@ class PandoraJobRunEventTrigger(BaseEventTrigger):
         # Several assets: the latest watermark wins (never fire what any of them already fired).
         return max(marks, key=lambda m: (m.end is not None, m.end or datetime.min))
 
-    async def _save(self) -> None:
+    async def _save(self) -> bool:
+        """Store the watermark on every watched asset (3.3+); whether it was stored (always, with no store)."""
         if self.watermark is None:
-            return
+            return True
         value = self.watermark.to_json()
+        saved = True
         for store in self._stores():
             try:
                 await store.aset(self.state_key, value)
             except Exception as exc:
                 self.log.warning("could not store the watermark of %s: %s", self.describe(), exc)
+                saved = False
+        return saved
 
     # ---- reading the history ------------------------------------------------------------------------
     async def _history(self, hook: PandoraHook) -> list[JobRun]:
@@ -280,13 +284,17 @@ class PandoraJobRunEventTrigger(BaseEventTrigger):
                     await self._save()
                 else:
                     ended = [r for r in runs if r.status.is_terminal and not self.watermark.covers(r)]
-                    ended.sort(key=lambda r: (_ended_at(r) or datetime.min, _key(r)))
+                    ended.sort(key=lambda r: (_ended_at(r) is not None, _ended_at(r) or datetime.min, _key(r)))
                     for run in ended:
+                        before = Watermark(self.watermark.end, set(self.watermark.keys))
                         self.watermark.advance(run)
                         if run.status not in fire:
                             continue
-                        # Stored before the event leaves: a restart never fires it again.
-                        await self._save()
+                        # Stored before the event leaves, so a restart never fires it again; if the store does
+                        # not answer, the run is fired on a later poll instead.
+                        if not await self._save():
+                            self.watermark = before
+                            break
                         self.log.info("%s: run %s ended %s", self.describe(), run.run_id, run.status.value)
                         yield self._event(run)
                     if ended:

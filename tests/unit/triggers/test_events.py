@@ -136,15 +136,18 @@ async def blocking(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 class Store:
-    """Stands in for Airflow 3.3's asset state store (one asset)."""
+    """Stands in for Airflow 3.3's asset state store (one asset); ``down`` makes writes fail."""
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
+        self.down = False
 
     async def aget(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
 
     async def aset(self, key: str, value: Any) -> None:
+        if self.down:
+            raise ConnectionError("the API server does not answer")
         self.values[key] = json.loads(json.dumps(value))  # what the API would store: JSON
 
 
@@ -406,3 +409,27 @@ def test_restart_with_the_asset_state_store_fires_the_runs_of_the_downtime_once(
     assert [e["run"]["run_id"] for e in fired_after] == ids[2:]
     stored = store.values["pandora_job_runs:pandora_default:src:every"]
     assert stored["keys"] == [f"id:{ids[-1]}"]
+
+
+@airflow3
+def test_a_run_is_not_fired_before_its_watermark_is_stored(pandora: Pandora) -> None:
+    """While the state store refuses writes nothing fires (a restart then could fire it again); then it fires once."""
+    pandora.submit()
+    store = Store()
+    watched = trigger()
+    watched.asset_state_store = store
+
+    async def scenario() -> list[dict[str, Any]]:
+        watcher = Watcher(watched)
+        await watcher.started()
+        store.down = True
+        await blocking(pandora.next_run)
+        await watcher.nothing(0.5)
+        store.down = False
+        events = [await watcher.next()]
+        await watcher.nothing()
+        await watcher.stop()
+        return events
+
+    events = asyncio.run(scenario())
+    assert [e["run"]["run_id"] for e in events] == pandora.run_ids()[1:]
