@@ -181,17 +181,12 @@ def read_blocks(
             offset, line = skipping.end, skipping.line
             skipping = None
             data = data[newline + 1 :]
-        # ``pending`` (the tail after the last "\n" so far) holds no "\n", so the cut is in ``data``; the
-        # block is built with one copy at most (none when ``data`` ends a line and nothing is pending)
+        # ``pending`` (the tail after the last "\n" so far) holds no "\n", so the cut is in ``data``
         cut = data.rfind(b"\n") + 1
         if not cut:
             pending = pending + data if pending else data
         else:
-            if pending:
-                block = pending + data if cut == len(data) else b"".join((pending, memoryview(data)[:cut]))
-            else:
-                block = data if cut == len(data) else data[:cut]
-            pending = data[cut:]
+            block, pending = _split(pending, data, cut)
             newlines = block.count(b"\n")
             yield _Block(block, offset, line, newlines)
             offset += len(block)
@@ -204,6 +199,16 @@ def read_blocks(
         yield skipping
     elif pending:
         yield _Block(pending, offset, line)
+
+
+def _split(pending: bytes, data: bytes, cut: int) -> tuple[bytes, bytes]:
+    """The block ``pending + data[:cut]`` and the new pending ``data[cut:]``: one copy at most, none when ``data``
+    ends at the cut and nothing is pending (the common case of a large read)."""
+    if pending:
+        block = pending + data if cut == len(data) else b"".join((pending, memoryview(data)[:cut]))
+    else:
+        block = data if cut == len(data) else data[:cut]
+    return block, data[cut:]
 
 
 def _read_head(stream: IO[bytes]) -> bytes:
@@ -253,11 +258,7 @@ def _read_records(
             data, at = data[cut:], first
         cut = last - at if last > at else 0
         if cut:
-            if pending:
-                block = pending + data if cut == len(data) else b"".join((pending, memoryview(data)[:cut]))
-            else:
-                block = data if cut == len(data) else data[:cut]
-            pending = data[cut:]
+            block, pending = _split(pending, data, cut)
             newlines = block.count(b"\n")
             yield _Block(block, offset, line, newlines)
             offset += len(block)
