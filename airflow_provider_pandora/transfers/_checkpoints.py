@@ -34,9 +34,9 @@ from airflow_provider_pandora.transfers._reading import Source
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-CHECKPOINT_VERSION = 3
-"""3: ``unsettled`` counts, per batch after the position, the tries that may have posted it unacknowledged
-(2: one count of batches; 1 held only the current source's name and its offset)."""
+CHECKPOINT_VERSION = 4
+"""4: ``inflight`` lists the points past the position that tries may have posted unsettled, by source and span
+(3 counted copies per batch position; 2 one count of batches; 1 held only the current source's name and offset)."""
 SOURCE_CHANGE_POLICIES = ("reread", "fail")
 #: ``task_state_store`` key (Airflow 3.3+) holding a transfer's checkpoint.
 CHECKPOINT_STATE_KEY = "pandora_transfer_checkpoint"
@@ -169,10 +169,98 @@ class Start:
     delivered: int = 0
     """Points acknowledged from this very source (unchanged) by earlier tries."""
     reread: int = 0
-    """Points acknowledged from an earlier version of this (changed) source: as many re-sent points count as
-    possible duplicates."""
-    suspect: bool = False
-    """At or after the checkpoint's position: a try killed without settling may have posted batches of it."""
+    """Points acknowledged from an earlier version of this (changed) source (they count in :class:`InFlight`'s
+    pool for it)."""
+
+
+@dataclass
+class Span:
+    """Points ``[start, end)`` of one source (counted from where a try began reading it) that earlier tries may
+    have stored ``copies`` times without their answer settling, plus ``extra`` points of it sent again after an
+    ambiguous attempt (a part of a bisected batch)."""
+
+    start: int
+    end: int
+    copies: int = 1
+    extra: int = 0
+
+
+class InFlight:
+    """What was posted past the checkpoint and never settled: the ledger that makes every copy counted.
+
+    A try saves, before it sends a batch and before it sends one again after an attempt the server may have stored,
+    which points of which source are in flight and how many copies of them may be stored (:meth:`entries`, the
+    checkpoint's ``inflight``). A try killed without settling (SIGKILL, a lost worker) thus leaves behind exactly
+    what it may have stored past the checkpoint. The next try counts, for each batch it settles, the points of it
+    that earlier tries may have stored (:meth:`settle`): by position in an unchanged source, and for a source that
+    changed since (read again from its start) from a pool, as many as it re-sends.
+    """
+
+    def __init__(self, carried: dict[int, list[Span]] | None = None, pools: dict[int, int] | None = None) -> None:
+        self.carried = carried or {}
+        """Per source of this try: spans posted by earlier tries, from where this try begins reading it."""
+        self.pools = pools or {}
+        """Per changed source: points delivered or in flight from its earlier version, not yet counted."""
+        self._settled: dict[int, int] = {}  # per source: points of it this try settled
+        self._sent: dict[int, int] = {}  # per source: points of it this try posted
+        self._own: list[tuple[int, int, Span]] = []  # (source, key, span) this try posted, unsettled, in order
+
+    def post(self, source: int, key: int, points: int) -> None:
+        """This try is about to post a batch of ``points`` of ``source`` (``key`` names the batch)."""
+        start = self._sent.get(source, 0)
+        self._sent[source] = start + points
+        self._own.append((source, key, Span(start, start + points)))
+
+    def repost(self, key: int, points: int) -> None:
+        """The batch ``key`` (or ``points`` of it) is about to be sent again after an attempt that may be stored."""
+        for _source, own, span in self._own:
+            if own == key:
+                if points >= span.end - span.start:
+                    span.copies += 1
+                else:
+                    span.extra += points
+                return
+
+    def settle(self, source: int, key: int, points: int) -> int:
+        """The batch ``key`` of ``points`` of ``source`` is acknowledged: how many copies of its points earlier
+        tries may have stored (possible duplicates)."""
+        self._own = [entry for entry in self._own if entry[1] != key]
+        start = self._settled.get(source, 0)
+        end = self._settled[source] = start + points
+        counted = 0
+        spans = self.carried.get(source)
+        if spans:
+            for span in spans:
+                overlap = min(end, span.end) - max(start, span.start)
+                if overlap > 0:
+                    counted += overlap * span.copies + span.extra
+                    span.extra = 0
+                    span.start = max(span.start, end)
+            self.carried[source] = [span for span in spans if span.end > span.start]
+        pool = self.pools.get(source)
+        if pool:
+            counted += min(pool, points)
+            self.pools[source] = pool - min(pool, points)
+        return counted
+
+    def forget_own(self) -> None:
+        """This try stops with nothing in flight: what it posted is settled or counted in its totals."""
+        self._own.clear()
+
+    def entries(self, current: int) -> list[list[int]]:
+        """The checkpoint's ``inflight`` for a position in source ``current``: ``[source, start, end, copies,
+        extra]`` with ``start``/``end`` counted from the position (in ``current``) or the source's start."""
+        found: list[list[int]] = []
+        spans = [(source, span) for source, listed in self.carried.items() for span in listed]
+        spans += [(source, span) for source, _key, span in self._own]
+        for source, span in spans:
+            if source < current:
+                continue
+            base = self._settled.get(source, 0)
+            start, end = max(span.start - base, 0), span.end - base
+            if end > start:
+                found.append([source, start, end, span.copies, span.extra])
+        return found
 
 
 @dataclass
@@ -181,11 +269,28 @@ class Plan:
 
     starts: list[Start]
     totals: Totals = field(default_factory=Totals)
-    unsettled: list[int] = field(default_factory=list)
-    """Per batch after the checkpoint's position (of suspect sources, in order): how many earlier tries may have
-    posted it without its answer being settled; as many copies of its points count as possible duplicates."""
+    inflight: InFlight = field(default_factory=InFlight)
     warnings: list[str] = field(default_factory=list)
     resumed: bool = False
+
+
+def _overlaid(spans: list[Span]) -> tuple[int, list[Span]]:
+    """Spans that may each be stored ``copies`` times (``extra`` more points of them too): how many points are
+    stored more than once already, and the points stored at least once, as disjoint single-copy spans."""
+    twice = sum(span.extra for span in spans)
+    edges = sorted([(span.start, span.copies) for span in spans] + [(span.end, -span.copies) for span in spans])
+    union: list[Span] = []
+    depth, last = 0, 0
+    for at, change in edges:
+        if depth > 0 and at > last:
+            twice += (at - last) * (depth - 1)
+            if union and union[-1].end == last:
+                union[-1].end = at
+            else:
+                union.append(Span(last, at))
+        depth += change
+        last = at
+    return twice, union
 
 
 def plan_resume(
@@ -193,10 +298,13 @@ def plan_resume(
     sources: Sequence[Source],
     *,
     fingerprint: str,
-    max_in_flight: int,
     on_source_change: str = "reread",
 ) -> Plan:
     """Match a checkpoint against today's sources: what to skip, where to resume, what to count.
+
+    What killed tries posted past the checkpoint (``inflight``) counts twice over: copies beyond the first at once
+    (they are stored or not, whatever this try sends), and one more for each point this try sends again
+    (:meth:`InFlight.settle`).
 
     Raises :class:`TransferError` (``on_source_change``) when that policy is ``fail`` and a source that an
     earlier try may have delivered from has changed.
@@ -209,17 +317,33 @@ def plan_resume(
         return fresh
     ledger = [(str(name), key, int(points or 0)) for name, key, points in state.get("sources") or ()]
     current = int(state.get("current") or 0)
-    unsettled = [max(0, int(copies)) for copies in state.get("unsettled") or ()]
+    posted: dict[int, list[Span]] = {}
+    for index, start, end, copies, extra in state.get("inflight") or ():
+        if 0 <= int(index) < len(ledger) and int(end) > int(start) >= 0:
+            posted.setdefault(int(index), []).append(Span(int(start), int(end), max(1, int(copies)), int(extra)))
     old = {name: (index, key, points) for index, (name, key, points) in enumerate(ledger)}
-    plan = Plan([], Totals.from_dict(state.get("totals")), unsettled, resumed=True)
+    plan = Plan([], Totals.from_dict(state.get("totals")), resumed=True)
+    stored_twice = 0
+    for index, spans in posted.items():  # copies beyond the first are duplicates already, re-sent or not
+        twice, posted[index] = _overlaid(spans)
+        stored_twice += twice
+    if stored_twice:
+        plan.totals.possible_duplicates += stored_twice
+        plan.warnings.append(
+            f"{stored_twice} copies of points may be stored already beyond the first: tries that stopped without "
+            "settling posted them more than once (a re-send after a lost answer, or one try after another)"
+        )
     changed: list[str] = []
-    for source in sources:
+    for new, source in enumerate(sources):
         entry = old.pop(source.name, None)
         if entry is None:  # new since the checkpoint: never read, whatever its name sorts next to
             plan.starts.append(Start())
             continue
         index, key, points = entry
+        spans = posted.get(index, [])
         if key == identity_key(source.identity):
+            if spans:
+                plan.inflight.carried[new] = spans
             if index < current:
                 plan.starts.append(Start(skip=True, delivered=points))
             elif index == current:
@@ -230,16 +354,16 @@ def plan_resume(
                         line=int(state.get("line") or 0),
                         header=list(header) if header else None,
                         delivered=points,
-                        suspect=True,
                     )
                 )
             else:
-                plan.starts.append(Start(suspect=True))
+                plan.starts.append(Start())
             continue
-        delivered_from = points > 0 or (index >= current and any(unsettled))
-        if delivered_from:
+        pool = points + sum(span.end - span.start for span in spans)
+        if pool:
             changed.append(source.name)
-        plan.starts.append(Start(reread=points, suspect=index >= current))
+            plan.inflight.pools[new] = pool
+        plan.starts.append(Start(reread=points))
         plan.warnings.append(
             f"source {source.name} changed since the checkpoint: it is read again from its start"
             + (f"; {points} points delivered from its earlier version may be stored twice" if points else "")

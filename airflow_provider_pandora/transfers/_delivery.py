@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,6 +51,10 @@ class Sent:
     retries: int = 0
     possible_duplicates: int = 0
     rejected: list[BadLine] = field(default_factory=list)
+    before_resend: Callable[[int], None] | None = None
+    """Called on the worker thread with a body's points after an attempt the server may have stored and before
+    that body is sent again: the engine saves that copy in the checkpoint first, so a try killed during the retry
+    leaves it counted (:attr:`possible_duplicates` covers a batch that settles)."""
 
 
 def _field_of(message: str) -> str | None:
@@ -106,7 +111,10 @@ class Sender:
             nonlocal ambiguous
             exc = state.outcome.exception() if state.outcome else None
             sent.retries += 1
-            ambiguous += maybe_committed(exc)
+            if maybe_committed(exc):
+                ambiguous += 1
+                if sent.before_resend is not None:
+                    sent.before_resend(points)
             self.log.warning(
                 "push of %d points failed (%s); retrying, attempt %d", points, exc, state.attempt_number + 1
             )

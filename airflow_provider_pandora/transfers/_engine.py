@@ -20,11 +20,10 @@ Why the flow is shaped this way:
   try sends again because they landed beyond the checkpoint (a batch that landed after an earlier
   one failed, the good points of a batch whose bad point failed the task); the count travels with
   the checkpoint. Bad lines past the checkpoint are met again by the next try (counted,
-  dead-lettered again). A try that dies without settling (SIGKILL, a lost worker) may have had up to
-  ``max_in_flight`` batches posted past its checkpoint: every try saves, before it sends anything and
-  with every checkpoint, how many tries may have posted each of the next batches unsettled, so the next
-  try counts that many copies of the points of each batch it sends first from the sources at or after the
-  checkpoint's position (tries killed one after another each add theirs).
+  dead-lettered again). A try that dies without settling (SIGKILL, a lost worker) may have posted batches past
+  its checkpoint: every try saves, before it posts a batch and before it sends a body again after an ambiguous
+  attempt, which points of which source are in flight (:class:`~._checkpoints.InFlight`), so the next try counts
+  every copy of the points it sends again (tries killed one after another each add theirs).
 * **Sources that change between tries.** The checkpoint keeps every source with its identity
   (:func:`~._checkpoints.plan_resume`): only a done, unchanged source is skipped and a byte offset is
   resumed only in the version it was taken in; a new source is read whole, and a changed one from its start
@@ -37,11 +36,13 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, Any, Protocol
 
 import requests
@@ -55,6 +56,7 @@ from airflow_provider_pandora.transfers._checkpoints import (
     CHECKPOINT_VERSION,
     SOURCE_CHANGE_POLICIES,
     CheckpointStore,
+    InFlight,
     Plan,
     Start,
     Totals,
@@ -236,10 +238,12 @@ class Transfer:
         self._last_state: dict[str, Any] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._broken = False
-        # batches still to be counted as possible duplicates: ones a killed try may have posted past its checkpoint
-        self._unsettled: list[int] = []
-        # per source index: points re-sent from a changed source still to be counted as possible duplicates
-        self._reread: dict[int, int] = {}
+        # what was posted past the checkpoint and never settled, by this try and killed earlier ones
+        self._inflight_points = InFlight()
+        # Checkpoints are saved by the main thread (before a batch is posted, after one settles) and by a worker
+        # thread (before a body is sent again after an ambiguous attempt); the lock keeps the position and what is
+        # in flight past it one consistent picture, and the store's calls one at a time.
+        self._lock = threading.Lock()
         self._sender = Sender(hook, options.repo, gzip=options.gzip, attempts=options.attempts, log=self.log)
         # the batch being built (encoded formats, in this process)
         self._batcher = Batcher(options.max_batch_bytes)
@@ -318,7 +322,6 @@ class Transfer:
                 self.checkpoints.load(),
                 sources,
                 fingerprint=self.fingerprint,
-                max_in_flight=self.options.max_in_flight,
                 on_source_change=self.options.on_source_change,
             )
             if self.checkpoints is not None
@@ -328,8 +331,7 @@ class Transfer:
             self.log.warning(warning)
         self.totals = plan.totals
         self._starts = plan.starts
-        self._unsettled = plan.unsettled
-        self._reread = {index: start.reread for index, start in enumerate(plan.starts) if start.reread}
+        self._inflight_points = plan.inflight
         self._ledger = [
             [source.name, identity_key(source.identity), start.delivered]
             for source, start in zip(sources, plan.starts, strict=True)
@@ -357,16 +359,27 @@ class Transfer:
             # saved before anything is sent: a try killed before its first answer leaves its own copies counted
             self.checkpoints.save(self._last_state)
 
-    def _with_own(self, unsettled: list[int]) -> list[int]:
-        """``unsettled`` plus this try's own: up to ``max_in_flight`` batches it may post unsettled if it dies now."""
-        own = self.options.max_in_flight
-        return [(unsettled[i] if i < len(unsettled) else 0) + (i < own) for i in range(max(len(unsettled), own))]
+    def _save(self, index: int, offset: int, line: int, header: list[str] | None, *, write: bool = True) -> None:
+        """Save the position (the end of the last settled batch) with what is in flight past it (under the lock).
 
-    def _save(self, batch: Batch) -> None:
+        ``write=False``: only remember it; :meth:`_submit` writes it with the batch it is about to post (one save
+        per batch, not two)."""
         if self.checkpoints is None:
             return
-        self._last_state = self._state(batch.source_index, batch.end_offset, batch.end_line, batch.header)
-        self.checkpoints.save(self._last_state)
+        self._last_state = self._state(index, offset, line, header)
+        if write:
+            self.checkpoints.save(self._last_state)
+
+    def _before_resend(self, batch: Batch, points: int) -> None:
+        """On a worker thread: a body of ``batch`` may be stored already and is about to be sent again. Save that
+        in the checkpoint first, so a try killed before ``batch`` settles leaves this copy counted."""
+        with self._lock:
+            self._inflight_points.repost(id(batch), points)
+            if self.checkpoints is None or self._last_state is None:
+                return
+            current = int(self._last_state["current"])
+            self._last_state = {**self._last_state, "inflight": self._inflight_points.entries(current)}
+            self.checkpoints.save(self._last_state)
 
     def _state(self, index: int, offset: int, line: int, header: list[str] | None) -> dict[str, Any]:
         """The checkpoint: every source of this try (done before ``index``), the position in ``index``, totals."""
@@ -380,9 +393,9 @@ class Transfer:
             "line": line,
             "header": header,
             "totals": self.totals.as_dict(),
-            # batches past this position that may be posted if this try dies now: this try's own, and those
-            # a killed earlier try may have posted that this one has not re-sent yet
-            "unsettled": self._with_own(self._unsettled),
+            # the points past this position that may be stored if this try dies now: this try's unsettled
+            # batches (saved before each is posted) and what killed earlier tries posted that it has not re-sent
+            "inflight": self._inflight_points.entries(index),
         }
 
     # ---- bad lines -----------------------------------------------------------------------------
@@ -538,8 +551,15 @@ class Transfer:
         assert self._pool is not None
         batch.header = self._csv.header  # the checkpoint after this batch needs it
         while self._inflight and (len(self._inflight) >= self.options.max_in_flight or self._inflight[0][2].done()):
-            self._settle(*self._inflight.popleft())
-        sent = Sent()
+            self._settle(*self._inflight.popleft(), write=False)  # written below, with the batch posted next
+        sent = Sent(before_resend=partial(self._before_resend, batch))
+        with self._lock:
+            self._inflight_points.post(batch.source_index, id(batch), batch.points)
+            if self.checkpoints is not None and self._last_state is not None:
+                # saved before it is posted: a try killed from now on leaves this batch's copy counted
+                current = int(self._last_state["current"])
+                self._last_state = {**self._last_state, "inflight": self._inflight_points.entries(current)}
+                self.checkpoints.save(self._last_state)
         self._inflight.append((batch, sent, self._pool.submit(self._sender.send, batch, sent)))
 
     def _drain(self, quiet: bool = False) -> None:
@@ -559,13 +579,19 @@ class Transfer:
             except BaseException as exc:
                 self.log.debug("batch of %s failed while stopping: %s", batch.source, exc)
         if quiet and self._last_state is not None and self.checkpoints is not None:
-            # nothing of this try is in flight any more: the next try suspects only what a killed earlier try
-            # may have posted and this one has not re-sent
-            self._last_state["totals"] = self.totals.as_dict()
-            self._last_state["unsettled"] = list(self._unsettled)
-            self.checkpoints.save(self._last_state)
+            # nothing of this try is in flight any more (what it sent past the checkpoint is in the totals): the
+            # next try suspects only what a killed earlier try may have posted and this one has not re-sent
+            with self._lock:
+                self._inflight_points.forget_own()
+                current = int(self._last_state["current"])
+                self._last_state = {
+                    **self._last_state,
+                    "totals": self.totals.as_dict(),
+                    "inflight": self._inflight_points.entries(current),
+                }
+                self.checkpoints.save(self._last_state)
 
-    def _settle(self, batch: Batch, sent: Sent, future: Future[None]) -> None:
+    def _settle(self, batch: Batch, sent: Sent, future: Future[None], *, write: bool = True) -> None:
         try:
             future.result()
             if self._broken:  # landed after a failed batch: beyond the checkpoint, so sent again next try
@@ -590,34 +616,24 @@ class Transfer:
             self.totals.possible_duplicates += sent.points + sent.possible_duplicates
             raise
         totals = self.totals
-        totals.retries += sent.retries
-        totals.points += sent.points
-        totals.bytes += sent.bytes
-        totals.batches += sent.requests
-        totals.possible_duplicates += sent.possible_duplicates
-        self._ledger[batch.source_index][2] += sent.points
-        if self._unsettled and self._starts[batch.source_index].suspect:
-            copies = self._unsettled.pop(0)
-            totals.possible_duplicates += sent.points * copies
+        with self._lock:
+            totals.retries += sent.retries
+            totals.points += sent.points
+            totals.bytes += sent.bytes
+            totals.batches += sent.requests
+            totals.possible_duplicates += sent.possible_duplicates
+            self._ledger[batch.source_index][2] += sent.points
+            earlier = self._inflight_points.settle(batch.source_index, id(batch), batch.points)
+            totals.possible_duplicates += earlier
+            self._save(batch.source_index, batch.end_offset, batch.end_line, batch.header, write=write)
+        if earlier:
             self.log.warning(
-                "batch of %s lines %d-%d follows a checkpoint whose tries stopped without settling (killed?); "
-                "%d of them may have stored its %d points already",
+                "batch of %s lines %d-%d: %d copies of its points may be stored already by earlier tries (a try "
+                "that stopped before it settled, or the source's earlier version)",
                 batch.source,
                 batch.first_line,
                 batch.end_line,
-                copies,
-                sent.points,
-            )
-        elif self._reread.get(batch.source_index):
-            counted = min(self._reread[batch.source_index], sent.points)
-            self._reread[batch.source_index] -= counted
-            totals.possible_duplicates += counted
-            self.log.warning(
-                "batch of %s lines %d-%d: %d of its points may repeat ones delivered from the source's earlier version",
-                batch.source,
-                batch.first_line,
-                batch.end_line,
-                counted,
+                earlier,
             )
         if sent.possible_duplicates:
             self.log.warning(
@@ -628,7 +644,6 @@ class Transfer:
                 batch.end_line,
                 sent.possible_duplicates,
             )
-        self._save(batch)
         if self.on_ack is not None:
             self.on_ack(self.result())
         self._maybe_log(batch.source)

@@ -75,18 +75,26 @@ def test_killed_transfer_resumes_and_every_point_lands_once_except_counted(
     assert store.load() is None
 
 
-class KilledAt(MemoryCheckpoints):
-    """A store that stops taking saves at save number ``at``: what a SIGKILLed try leaves behind."""
+class Dies(MemoryCheckpoints):
+    """A store that takes ``keep`` saves and then the process is SIGKILLed at the next one: the batches it had
+    posted still land (the server has them), and it saves and posts nothing more. Every try saves before it posts
+    a batch, so what it posted is always in the last save it made."""
 
-    def __init__(self, at: int) -> None:
+    def __init__(self, state: dict[str, Any] | None, keep: int) -> None:
         super().__init__()
-        self.at = at
+        self.state = state
+        self.keep = keep
+        self.dead = False
 
     def save(self, state: dict[str, Any]) -> None:
-        if self.saves + 1 < self.at:
+        if self.dead:
+            return
+        if self.keep > 0:
+            self.keep -= 1
             super().save(state)
-        else:
-            self.saves += 1
+            return
+        self.dead = True
+        raise KeyboardInterrupt
 
 
 def test_a_try_killed_without_settling_has_its_unacknowledged_batches_counted_by_the_next(
@@ -96,17 +104,13 @@ def test_a_try_killed_without_settling_has_its_unacknowledged_batches_counted_by
     path = tmp_path / "a.jsonl"
     write_lines(path, jsonl({"user": f"u{i}", "hits": i} for i in range(N)))
     sources = local_sources(str(path))
-    store = KilledAt(5)
-
-    def die(result: dict[str, Any]) -> None:
-        if store.saves >= 5:  # the process is gone: batches in flight still land, nothing more is saved
-            raise KeyboardInterrupt
+    store = Dies(None, keep=6)  # the first save, then a few batches posted and settled
 
     with pytest.raises(KeyboardInterrupt):
-        transfer(store, on_ack=die).run(sources)
+        transfer(store).run(sources)
     checkpoint = store.load()
     assert checkpoint is not None
-    assert any(checkpoint["unsettled"])  # the batches it had posted are still to be counted
+    assert checkpoint["inflight"]  # the batches it had posted are still to be counted
     resumed = MemoryCheckpoints()
     resumed.state = checkpoint
     result = transfer(resumed).run(sources)
@@ -115,20 +119,6 @@ def test_a_try_killed_without_settling_has_its_unacknowledged_batches_counted_by
     duplicates = sum(stored.values()) - N
     assert duplicates > 0
     assert duplicates <= result["possible_duplicates"], (duplicates, result)
-
-
-class Frozen(MemoryCheckpoints):
-    """A store that takes ``keep`` more saves and then no more: a try SIGKILLed after that many."""
-
-    def __init__(self, state: dict[str, Any] | None, keep: int) -> None:
-        super().__init__()
-        self.state = state
-        self.keep = keep
-
-    def save(self, state: dict[str, Any]) -> None:
-        if self.keep > 0:
-            self.keep -= 1
-            super().save(state)
 
 
 @pytest.mark.parametrize(("in_flight", "deaths"), [(1, 3), (3, 2)])
@@ -146,17 +136,11 @@ def test_tries_killed_one_after_another_each_have_their_copies_counted(
     options = TransferOptions(repo=REPO, max_batch_bytes=4096, attempts=3, max_in_flight=in_flight)
     state: dict[str, Any] | None = None
     for death in range(deaths):
-        store = Frozen(state, keep=5 if death == 0 else 1)  # later tries die before their checkpoint moves
-        acks = 0
-
-        def die(result: dict[str, Any], first: bool = death == 0) -> None:
-            nonlocal acks
-            acks += 1
-            if acks == (5 if first else 1):  # the answer's save was refused: killed between the two
-                raise KeyboardInterrupt  # batches in flight still land; nothing more is saved
-
+        # later tries save where they start and before each of their first batches, then die before the
+        # checkpoint moves past any of them
+        store = Dies(state, keep=8 if death == 0 else 1 + in_flight)
         with pytest.raises(KeyboardInterrupt):
-            Transfer(PandoraHook(), options, checkpoints=store, sources_spec="test", on_ack=die).run(sources)
+            Transfer(PandoraHook(), options, checkpoints=store, sources_spec="test").run(sources)
         state = store.state
     last = MemoryCheckpoints()
     last.state = state
@@ -176,13 +160,10 @@ def test_a_try_killed_before_its_first_answer_has_its_copies_counted(
     write_lines(path, jsonl({"user": f"u{i}", "hits": i} for i in range(N)))
     sources = local_sources(str(path))
     options = TransferOptions(repo=REPO, max_batch_bytes=4096, attempts=3, max_in_flight=3)
-    store = Frozen(None, keep=1)  # the save made before anything is sent, then the process is gone
-
-    def die(result: dict[str, Any]) -> None:
-        raise KeyboardInterrupt
+    store = Dies(None, keep=4)  # where it starts, and one save before each of its 3 first batches is posted
 
     with pytest.raises(KeyboardInterrupt):
-        Transfer(PandoraHook(), options, checkpoints=store, sources_spec="test", on_ack=die).run(sources)
+        Transfer(PandoraHook(), options, checkpoints=store, sources_spec="test").run(sources)
     assert store.state is not None
     resumed = MemoryCheckpoints()
     resumed.state = store.state
@@ -191,3 +172,51 @@ def test_a_try_killed_before_its_first_answer_has_its_copies_counted(
     duplicates = sum(stored.values()) - N
     assert set(stored) == {f"u{i}" for i in range(N)}
     assert 0 < duplicates <= result["possible_duplicates"], (duplicates, result)
+
+
+class Settled(MemoryCheckpoints):
+    """A store that takes only saves of up to ``batches`` settled batches: a try killed before the next one's."""
+
+    def __init__(self, batches: int) -> None:
+        super().__init__()
+        self.batches = batches
+
+    def save(self, state: dict[str, Any]) -> None:
+        if state["totals"]["batches"] <= self.batches:
+            super().save(state)
+
+
+@pytest.mark.parametrize("lost_answers", [1, 2])
+def test_a_try_killed_after_resending_a_batch_whose_answer_was_lost_has_every_copy_counted(
+    repo: str, pandora: PandoraEmulator, tmp_path: Path, lost_answers: int
+) -> None:
+    """A push stored but answered 503 is sent again; a try killed before that batch settles must leave each copy
+    counted: the one its slot always counts, and every re-send (found by the stateful suite: 2 stored, 1 counted)."""
+    path = tmp_path / "a.jsonl"
+    write_lines(path, jsonl({"user": f"u{i}", "hits": i} for i in range(N)))
+    sources = local_sources(str(path))
+    options = TransferOptions(repo=REPO, max_batch_bytes=4096, attempts=lost_answers + 2, max_in_flight=1)
+    store = Settled(2)  # the process dies before its checkpoint moves past the third batch
+    acks = 0
+
+    def die(result: dict[str, Any]) -> None:
+        nonlocal acks
+        acks += 1
+        if acks == 2:  # the next batch is stored and answered 503, lost_answers times over
+            pandora.add_fault("commit_then_error", method="POST", path=DATA, status=503, count=lost_answers)
+        if acks == 3:  # its save was refused: the try was killed before the checkpoint moved past it
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Transfer(PandoraHook(), options, checkpoints=store, sources_spec="test", on_ack=die).run(sources)
+    assert store.state is not None
+    resumed = MemoryCheckpoints()
+    resumed.state = store.state
+    result = Transfer(PandoraHook(), options, checkpoints=resumed, sources_spec="test").run(sources)
+    stored = Counter(users(pandora))
+    assert set(stored) == {f"u{i}" for i in range(N)}
+    duplicates = sum(stored.values()) - N
+    per_batch = max(stored.values()) - 1
+    assert per_batch == lost_answers + 1  # that batch really is stored once per attempt of the killed try, and again
+    assert duplicates <= result["possible_duplicates"], (duplicates, result)
+    assert result["possible_duplicates"] == duplicates  # one batch in flight: nothing more was in doubt

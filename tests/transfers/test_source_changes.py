@@ -116,9 +116,7 @@ def test_a_deleted_source_is_reported_and_the_rest_delivered(
         run_local(context, tmp_path / "*.jsonl")
     a.unlink()
     state = context["task_state_store"].get(CHECKPOINT_STATE_KEY)
-    plan = plan_resume(
-        state, local_sources(str(tmp_path / "*.jsonl")), fingerprint=state["fingerprint"], max_in_flight=3
-    )
+    plan = plan_resume(state, local_sources(str(tmp_path / "*.jsonl")), fingerprint=state["fingerprint"])
     assert f"source {a}, 100 points of which were delivered by an earlier try, is no longer listed" in plan.warnings
     result = run_local(context, tmp_path / "*.jsonl", on_bad_line="skip")  # logs that warning
     assert check_stored(pandora, {f"u{i}" for i in range(200)}, result) == 0

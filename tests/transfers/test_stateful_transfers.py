@@ -33,12 +33,10 @@ from hypothesis.stateful import run_state_machine_as_test
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
 from tests.transfers.stateful_harness import Kodo, TransferMachine, World, world
 
-KNOWN_FAILING = True
-"""One gap this suite found is still open, so the test is an expected failure that does not shrink what it finds
-(shrinking costs up to 5 minutes per run; ``PANDORA_STATEFUL_SHRINK=1`` shows minimal examples): a try that retried
-a push after an ambiguous failure (its answer lost) and was then killed before that batch's checkpoint left
-copies the next try does not count (each killed try is counted as posting each in-flight batch once). Set this to
-``False`` once the retry is recorded in the checkpoint before it is sent: the test must then pass."""
+KNOWN_FAILING = False
+"""Set to ``True`` (with the gap's description) while a gap this suite found is open: the test is then an expected
+failure that does not shrink what it finds (shrinking costs up to 5 minutes per run; ``PANDORA_STATEFUL_SHRINK=1``
+shows minimal examples)."""
 EXAMPLES = int(os.environ.get("PANDORA_STATEFUL_EXAMPLES", "200"))
 STEPS = int(os.environ.get("PANDORA_STATEFUL_STEPS", "6"))
 SEED = os.environ.get("PANDORA_STATEFUL_SEED")
@@ -87,8 +85,7 @@ def stateful_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 @pytest.mark.xfail(
     KNOWN_FAILING,
     strict=False,
-    reason="issue 17: a killed try's retries of an ambiguously failed push are not counted by the next try "
-    "(UncountedDuplicates); see KNOWN_FAILING",
+    reason="a gap this suite found is open; see KNOWN_FAILING",
 )
 def test_transfers_keep_every_point_and_count_every_duplicate(stateful_world: World) -> None:
     TransferMachine.world = stateful_world
