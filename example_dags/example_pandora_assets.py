@@ -161,9 +161,14 @@ if AIRFLOW_V_3_0_PLUS:  # AssetWatcher and BaseEventTrigger do not exist on Airf
 
         @task
         def which_run(**context: Any) -> list[dict[str, Any]]:
-            """The job runs that queued this DAG run: each event's ``extra["payload"]["run"]``."""
+            """The job runs behind this DAG run: each watcher event's ``extra["payload"]["run"]``.
+
+            One DAG run may hold several events (runs that ended close together); an event made by hand (the UI's
+            "Create Asset Event") has no payload.
+            """
             events = context.get("triggering_asset_events") or {}
-            runs = [dict(event.extra["payload"]["run"]) for batch in events.values() for event in batch]
+            payloads = [event.extra.get("payload") for batch in events.values() for event in batch]
+            runs = [dict(payload["run"]) for payload in payloads if payload]
             print(f"job runs: {runs}")
             return runs
 
