@@ -47,7 +47,9 @@ def _asset(dep: Deployment) -> dict[str, Any]:
 
 
 def _events(dep: Deployment, asset_id: int) -> list[dict[str, Any]]:
-    return list(dep.get("/assets/events", asset_id=asset_id, limit=100, order_by="timestamp")["asset_events"])
+    """The watcher's asset events (not the one the test may post by hand through the REST API)."""
+    events = dep.get("/assets/events", asset_id=asset_id, limit=100, order_by="timestamp")["asset_events"]
+    return [e for e in events if (e["extra"] or {}).get("from_trigger")]
 
 
 def _fired(events: list[dict[str, Any]]) -> list[int]:
@@ -152,13 +154,33 @@ def test_a_dag_runs_once_per_job_run_across_a_triggerer_sigkill(
     assert store.status_code == 200, store.text[:500]
     assert STATE_KEY in store.text, store.text[:500]
 
-    # One DAG run per job run: each asset event queued exactly one DAG run, which saw exactly its runs.
+    # One DAG run per job run: every asset event is in a DAG run (Airflow may put several events that arrive
+    # together in one run), and the DAG runs together saw each job run exactly once.
+    def mapping(now: list[dict[str, Any]]) -> dict[int, list[tuple[str, bool]]]:
+        return {
+            int(e["extra"]["payload"]["run"]["run_id"]): [(r["run_id"], r["triggering"]) for r in e["created_dagruns"]]
+            for e in now
+        }
+
+    last: dict[str, Any] = {}
+
     def consumed() -> list[dict[str, Any]]:
         now = _events(dep, asset_id)
-        return now if all(len(e["created_dagruns"]) == 1 for e in now) else []
+        last["mapping"] = mapping(now)
+        return now if all(e["created_dagruns"] for e in now) else []
 
-    events = wait_for("every asset event to create its DAG run", consumed, 120, interval=2)
-    dagrun_ids = {e["created_dagruns"][0]["run_id"] for e in events}
+    try:
+        events = wait_for("every asset event to be in a DAG run", consumed, 30, interval=2)
+    except TimeoutError:
+        # Airflow 3.3 queues a DAG run per asset once (AssetDagRunQueue, insert on conflict do nothing) and the run
+        # takes the events up to when it was queued: an event that came just after waits for the asset's next
+        # event. With the job deleted there is none, so the test posts one by hand (it carries no run).
+        print(f"events waiting for a later event: {last}; posting one through the REST API")
+        posted = dep.request("POST", "/assets/events", json={"asset_id": asset_id, "extra": {"flush": True}})
+        assert posted.status_code < 300, posted.text
+        events = wait_for(lambda: f"every asset event to be in a DAG run ({last})", consumed, 120, interval=2)
+    print(f"job run -> (DAG run, triggered it): {mapping(events)}")
+    dagrun_ids = {r["run_id"] for e in events for r in e["created_dagruns"]}
     states = {r: dep.wait_run(DAG_ID, r, timeout=180) for r in sorted(dagrun_ids)}
     assert set(states.values()) == {"success"}, failure_report(dep, [(DAG_ID, r) for r in dagrun_ids])
     seen: list[int] = []
@@ -166,6 +188,7 @@ def test_a_dag_runs_once_per_job_run_across_a_triggerer_sigkill(
         (ti,) = dep.task_instances(DAG_ID, run_id)
         seen += dep.xcom(ti)
     assert sorted(seen) == sorted(fired), f"DAG runs saw runs {seen}, the asset events were for {fired}"
+    assert len(dagrun_ids) <= len(events)
     text = json.dumps(events)
     assert not [s for s in CANARIES if s in text]
     print(

@@ -35,8 +35,9 @@ with DAG(
 
     @task
     def job_runs(**context: Any) -> list[int]:
-        """The Pandora run ids behind this DAG run (one asset event each)."""
+        """The Pandora run ids behind this DAG run (one asset event each; events made by hand carry none)."""
         events = context["triggering_asset_events"]
-        return [int(event.extra["payload"]["run"]["run_id"]) for batch in events.values() for event in batch]
+        payloads = [event.extra.get("payload") for batch in events.values() for event in batch]
+        return [int(payload["run"]["run_id"]) for payload in payloads if payload]
 
     job_runs()
