@@ -6,6 +6,7 @@ Airflow 3 the module skips itself.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -110,8 +111,21 @@ def test_no_secret_in_airflow2_logs(deployment: Airflow2Deployment) -> None:
                 log = dep.task_log(ti, ti["try_number"])
                 served += 1
                 leaks += [f"task log {dag_id}.{ti['task_id']}: {s}" for s in CANARIES if s in log]
-    print(f"checked {len(dep.all_log_files())} log files and {served} task logs served by /api/v1")
+    # the OpenLineage provider writes every task's events to a file here too (the deployment's transport)
+    lines = dep.openlineage_file.read_text(errors="replace").splitlines() if dep.openlineage_file.exists() else []
+    leaks += [f"OpenLineage events: {s}" for s in CANARIES for line in lines if s in line]
+    outputs = {
+        f"{out['namespace']}/{out['name']}"
+        for event in map(json.loads, lines)
+        if event.get("eventType") == "COMPLETE"
+        for out in event.get("outputs") or ()
+    }
+    print(
+        f"checked {len(dep.all_log_files())} log files, {served} task logs served by /api/v1 and {len(lines)} "
+        f"OpenLineage events ({len(outputs)} datasets written)"
+    )
     assert served > 20
+    assert any(name.startswith("pandora://") for name in outputs), sorted(outputs)[:20]
     assert not leaks, leaks
 
 
