@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -68,7 +68,13 @@ class MemoryCheckpoints:
 
 
 class TaskStateCheckpoints:
-    """Checkpoints in Airflow 3.3's task state store."""
+    """Checkpoints in Airflow 3.3's task state store.
+
+    It outlives the task (Airflow deletes it with the DAG run, or by its retention), so a transfer that finishes
+    leaves its checkpoint marked finished instead of deleting it: a retry after a worker lost between the end of the
+    transfer and Airflow recording its success counts what was delivered (the Variables below 3.3 are deleted)."""
+
+    keeps_finished = True
 
     def __init__(self, store: Any, key: str = CHECKPOINT_STATE_KEY) -> None:
         self.store = store
@@ -315,14 +321,20 @@ def plan_resume(
     if state.get("version") != CHECKPOINT_VERSION or state.get("fingerprint") != fingerprint:
         fresh.warnings.append("ignoring a checkpoint saved for other inputs; starting from the beginning")
         return fresh
-    ledger = [(str(name), key, int(points or 0)) for name, key, points in state.get("sources") or ()]
+    ledger = [Entry.of(entry) for entry in state.get("sources") or ()]
     current = int(state.get("current") or 0)
     posted: dict[int, list[Span]] = {}
     for index, start, end, copies, extra in state.get("inflight") or ():
         if 0 <= int(index) < len(ledger) and int(end) > int(start) >= 0:
             posted.setdefault(int(index), []).append(Span(int(start), int(end), max(1, int(copies)), int(extra)))
-    old = {name: (index, key, points) for index, (name, key, points) in enumerate(ledger)}
-    plan = Plan([], Totals.from_dict(state.get("totals")), resumed=True)
+    finished = bool(state.get("finished"))
+    plan = Plan([], Totals() if finished else Totals.from_dict(state.get("totals")), resumed=True)
+    if finished:
+        plan.warnings.append(
+            "an earlier try of this task finished this transfer, but the task did not succeed (a worker lost before "
+            "Airflow recorded it, or the task cleared): every source is sent again, and the points that try "
+            "delivered count as possible duplicates"
+        )
     stored_twice = 0
     for index, spans in posted.items():  # copies beyond the first are duplicates already, re-sent or not
         twice, posted[index] = _overlaid(spans)
@@ -333,19 +345,24 @@ def plan_resume(
             f"{stored_twice} copies of points may be stored already beyond the first: tries that stopped without "
             "settling posted them more than once (a re-send after a lost answer, or one try after another)"
         )
+    matched = _match(ledger, sources)
     changed: list[str] = []
     for new, source in enumerate(sources):
-        entry = old.pop(source.name, None)
-        if entry is None:  # new since the checkpoint: never read, whatever its name sorts next to
+        index = matched.get(new)
+        if index is None:  # new since the checkpoint: never read, whatever its name sorts next to
             plan.starts.append(Start())
             continue
-        index, key, points = entry
+        entry = ledger[index]
         spans = posted.get(index, [])
-        if key == identity_key(source.identity):
+        if entry.name != source.name:
+            plan.warnings.append(f"source {source.name} is {entry.name} renamed (the same file or object)")
+        if entry.key == identity_key(source.identity) and not finished:
             if spans:
                 plan.inflight.carried[new] = spans
-            if index < current:
-                plan.starts.append(Start(skip=True, delivered=points))
+            if entry.pool:  # still to count from earlier versions of it
+                plan.inflight.pools[new] = entry.pool
+            if index < current or entry.done:
+                plan.starts.append(Start(skip=True, delivered=entry.delivered))
             elif index == current:
                 header = state.get("header")
                 plan.starts.append(
@@ -353,31 +370,82 @@ def plan_resume(
                         offset=int(state.get("offset") or 0),
                         line=int(state.get("line") or 0),
                         header=list(header) if header else None,
-                        delivered=points,
+                        delivered=entry.delivered,
                     )
                 )
             else:
-                plan.starts.append(Start())
+                plan.starts.append(Start(delivered=entry.delivered))
             continue
-        pool = points + sum(span.end - span.start for span in spans)
+        pool = entry.delivered + entry.pool + sum(span.end - span.start for span in spans)
         if pool:
             changed.append(source.name)
             plan.inflight.pools[new] = pool
-        plan.starts.append(Start(reread=points))
-        plan.warnings.append(
-            f"source {source.name} changed since the checkpoint: it is read again from its start"
-            + (f"; {points} points delivered from its earlier version may be stored twice" if points else "")
-        )
-    if changed and on_source_change == "fail":
+        plan.starts.append(Start(reread=pool))
+        if not finished:
+            plan.warnings.append(
+                f"source {source.name} changed since the checkpoint: it is read again from its start"
+                + (f"; {pool} points delivered from its earlier versions may be stored twice" if pool else "")
+            )
+    if changed and on_source_change == "fail" and not finished:
         raise TransferError(
             "on_source_change",
             f"{len(changed)} source(s) changed since an earlier try delivered from them ({', '.join(changed[:5])}"
             f"{', ...' if len(changed) > 5 else ''}); give them back as they were, clear the checkpoint, or set "
             "on_source_change='reread' to read them again from their start with possible duplicates counted",
         )
-    for name, (index, _key, points) in old.items():
-        if index <= current and points:
+    listed = set(matched.values())
+    for index, entry in enumerate(ledger):
+        if index not in listed and entry.delivered + entry.pool:
             plan.warnings.append(
-                f"source {name}, {points} points of which were delivered by an earlier try, is no longer listed"
+                f"source {entry.name}, {entry.delivered + entry.pool} points of which were delivered by an earlier "
+                "try, is no longer listed"
             )
     return plan
+
+
+@dataclass
+class Entry:
+    """One source as a checkpoint keeps it: ``[name, identity digest, delivered, done, pool]``."""
+
+    name: str
+    key: str | None
+    delivered: int = 0
+    """Points acknowledged from this version of it (this identity), over every try."""
+    done: bool = False
+    """Every batch of it acknowledged."""
+    pool: int = 0
+    """Points delivered from earlier versions of it that its re-reading has not counted yet."""
+
+    @classmethod
+    def of(cls, raw: Sequence[Any]) -> Entry:
+        name, key, delivered, *rest = raw
+        done = bool(rest[0]) if rest else False
+        pool = int(rest[1] or 0) if len(rest) > 1 else 0
+        return cls(str(name), None if key is None else str(key), int(delivered or 0), done, pool)
+
+    def as_list(self) -> list[Any]:
+        return [self.name, self.key, self.delivered, self.done, self.pool]
+
+
+def _match(ledger: Sequence[Entry], sources: Sequence[Source]) -> dict[int, int]:
+    """Today's sources (by position) to the checkpoint's: the same name and identity first, then the same identity
+    under another name (a file renamed, e.g. by log rotation), then the same name with another identity (changed)."""
+    keys = [identity_key(source.identity) for source in sources]
+    matched: dict[int, int] = {}
+    taken: set[int] = set()
+    rules: list[tuple[Callable[[Entry], Any], Callable[[int], Any]]] = [
+        (lambda entry: (entry.name, entry.key), lambda new: (sources[new].name, keys[new])),
+        (lambda entry: entry.key, lambda new: keys[new]),
+        (lambda entry: entry.name, lambda new: sources[new].name),
+    ]
+    for of_entry, of_source in rules:
+        index_of: dict[Any, list[int]] = {}
+        for index, entry in enumerate(ledger):
+            if index not in taken and of_entry(entry) is not None:
+                index_of.setdefault(of_entry(entry), []).append(index)
+        for new in range(len(sources)):
+            candidates = index_of.get(of_source(new)) if new not in matched else None
+            if candidates:
+                matched[new] = candidates.pop(0)
+                taken.add(matched[new])
+    return matched

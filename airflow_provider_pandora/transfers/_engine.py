@@ -56,6 +56,7 @@ from airflow_provider_pandora.transfers._checkpoints import (
     CHECKPOINT_VERSION,
     SOURCE_CHANGE_POLICIES,
     CheckpointStore,
+    Entry,
     InFlight,
     Plan,
     Start,
@@ -225,7 +226,7 @@ class Transfer:
         self.sources_done = 0
         self._starts: list[Start] = []
         # per source of this try: [name, identity digest, points acknowledged] (saved with each checkpoint)
-        self._ledger: list[list[Any]] = []
+        self._ledger: list[Entry] = []
         self._current = 0
         self.decoded: Counter[str] = Counter()
         """``jsonl``: lines of this run each JSON decoder decoded, ``{"msgspec": n, "stdlib": m}``, counted by
@@ -287,7 +288,7 @@ class Transfer:
         result = self.result()
         record_transfer(self.hook, opts.repo, [source.name for source in sources])  # hook-level lineage
         if self.checkpoints is not None:
-            self.checkpoints.clear()
+            self._finish(self.checkpoints)
         self.log.info("transfer into repo %r done: %s in %.1f s", opts.repo, self._progress(), result["seconds"])
         if self.decoded:
             decoded = ", ".join(f"{lines} by {name}" for name, lines in sorted(self.decoded.items()))
@@ -333,7 +334,7 @@ class Transfer:
         self._starts = plan.starts
         self._inflight_points = plan.inflight
         self._ledger = [
-            [source.name, identity_key(source.identity), start.delivered]
+            Entry(source.name, identity_key(source.identity), start.delivered, start.skip)
             for source, start in zip(sources, plan.starts, strict=True)
         ]
         first = next((index for index, start in enumerate(plan.starts) if not start.skip), len(sources))
@@ -359,6 +360,25 @@ class Transfer:
             # saved before anything is sent: a try killed before its first answer leaves its own copies counted
             self.checkpoints.save(self._last_state)
 
+    def _finish(self, checkpoints: CheckpointStore) -> None:
+        """Clear the checkpoint, or, in a store that outlives the task (Airflow 3.3's task state store), mark it
+        finished: a worker lost after this returns but before Airflow records the success is retried, and that
+        try then counts what this one delivered (see :func:`~._checkpoints.plan_resume`)."""
+        if not getattr(checkpoints, "keeps_finished", False):
+            checkpoints.clear()
+            return
+        checkpoints.save(
+            {
+                "version": CHECKPOINT_VERSION,
+                "fingerprint": self.fingerprint,
+                "finished": True,
+                "sources": self._entries(len(self._ledger), finished=True),
+                "current": len(self._ledger),
+                "totals": self.totals.as_dict(),
+                "inflight": [],
+            }
+        )
+
     def _save(self, index: int, offset: int, line: int, header: list[str] | None, *, write: bool = True) -> None:
         """Save the position (the end of the last settled batch) with what is in flight past it (under the lock).
 
@@ -381,14 +401,25 @@ class Transfer:
             self._last_state = {**self._last_state, "inflight": self._inflight_points.entries(current)}
             self.checkpoints.save(self._last_state)
 
+    def _entries(self, index: int, *, finished: bool = False) -> list[list[Any]]:
+        """The checkpoint's sources: those before the position ``index`` are done, and each keeps what its
+        re-reading still has to count from its earlier versions."""
+        pools = self._inflight_points.pools
+        return [
+            Entry(
+                entry.name, entry.key, entry.delivered, entry.done or i < index or finished, pools.get(i, 0)
+            ).as_list()
+            for i, entry in enumerate(self._ledger)
+        ]
+
     def _state(self, index: int, offset: int, line: int, header: list[str] | None) -> dict[str, Any]:
         """The checkpoint: every source of this try (done before ``index``), the position in ``index``, totals."""
         return {
             "version": CHECKPOINT_VERSION,
             "fingerprint": self.fingerprint,
-            "sources": [list(entry) for entry in self._ledger],
+            "sources": self._entries(index),
             "current": index,
-            "source": self._ledger[index][0],
+            "source": self._ledger[index].name,
             "offset": offset,
             "line": line,
             "header": header,
@@ -622,7 +653,7 @@ class Transfer:
             totals.bytes += sent.bytes
             totals.batches += sent.requests
             totals.possible_duplicates += sent.possible_duplicates
-            self._ledger[batch.source_index][2] += sent.points
+            self._ledger[batch.source_index].delivered += sent.points
             earlier = self._inflight_points.settle(batch.source_index, id(batch), batch.points)
             totals.possible_duplicates += earlier
             self._save(batch.source_index, batch.end_offset, batch.end_line, batch.header, write=write)

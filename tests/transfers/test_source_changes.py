@@ -225,3 +225,90 @@ def test_a_file_rewritten_in_place_while_it_is_read_fails_the_try_before_a_stitc
     assert {"u0-" + "x" * 70} | {f"u{i}" for i in range(1, 60_000)} <= set(stored)
     assert set(stored) <= either
     assert sum(stored.values()) - len(stored) <= result["possible_duplicates"]
+
+
+# ---- found by an adversarial tester after the checkpoint kept its sources (issue 17) ------------------------------
+class DiesAfter:
+    """A task state store whose process is SIGKILLed at its ``keep``+1-th write: it saves and posts nothing more."""
+
+    def __init__(self, store: Any, keep: int) -> None:
+        self.store, self.keep = store, keep
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.store.get(key, default)
+
+    def set(self, key: str, value: Any, **kwargs: Any) -> None:
+        if self.keep <= 0:
+            raise KeyboardInterrupt
+        self.keep -= 1
+        self.store.set(key, value, **kwargs)
+
+    def delete(self, key: str) -> None:
+        self.store.delete(key)
+
+
+def test_a_try_killed_in_a_source_sorting_before_done_ones_leaves_them_done(
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+) -> None:
+    """A new file sorting first was being read when the try was killed: the done, unchanged m.jsonl after it was
+    read again by the next try (the position said "source 0"), 300 copies uncounted."""
+    write_lines(tmp_path / "m.jsonl", points(0, 300))
+    n = write_lines(tmp_path / "n.jsonl", [BAD, *points(300, 400)])
+    with pytest.raises(BadLineError):
+        run_local(context, tmp_path / "*.jsonl", max_in_flight=1)
+    write_lines(n, points(300, 400))
+    write_lines(tmp_path / "0.jsonl", points(1000, 4000))
+    dying = {**context, "task_state_store": DiesAfter(context["task_state_store"], keep=4)}
+    with pytest.raises(KeyboardInterrupt):
+        run_local(dying, tmp_path / "*.jsonl", max_in_flight=1)
+    result = run_local(context, tmp_path / "*.jsonl", max_in_flight=1)
+    check_stored(pandora, {f"u{i}" for i in [*range(400), *range(1000, 4000)]}, result)
+    assert max(Counter(u for u in users(pandora) if int(u[1:]) < 300).values()) == 1  # m was not sent again
+
+
+def test_a_changed_source_s_count_survives_a_try_that_failed_before_sending_from_it(
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+) -> None:
+    """b.jsonl changed, the try that found it failed on its first line, then b was restored: its 500 delivered
+    points were no longer counted by anyone."""
+    b = write_lines(tmp_path / "b.jsonl", points(0, 500))
+    c = write_lines(tmp_path / "c.jsonl", [BAD])
+    with pytest.raises(BadLineError):
+        run_local(context, tmp_path / "*.jsonl")
+    write_lines(b, [BAD, *points(0, 500)])
+    with pytest.raises(BadLineError):
+        run_local(context, tmp_path / "*.jsonl")
+    write_lines(b, points(0, 500))
+    write_lines(c, points(500, 510))
+    result = run_local(context, tmp_path / "*.jsonl")
+    assert check_stored(pandora, {f"u{i}" for i in range(510)}, result) == 500
+
+
+def test_a_renamed_file_is_known_by_its_identity(
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+) -> None:
+    """Log rotation between tries (a.jsonl -> a.jsonl.1: same device, inode, size and mtime): it was read whole
+    as a new file, 500 copies uncounted. It is the source the checkpoint knows, delivered: skipped."""
+    a = write_lines(tmp_path / "a.jsonl", points(0, 500))
+    b = write_lines(tmp_path / "b.jsonl", [BAD])
+    with pytest.raises(BadLineError):
+        run_local(context, tmp_path / "*")
+    a.rename(tmp_path / "a.jsonl.1")
+    write_lines(b, points(500, 510))
+    result = run_local(context, tmp_path / "*")
+    assert check_stored(pandora, {f"u{i}" for i in range(510)}, result) == 0
+    assert result["sources"] == 2
+
+
+def test_a_worker_lost_after_the_transfer_finished_has_its_retry_count_everything(
+    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+) -> None:
+    """Killed after execute() returned but before Airflow recorded the success: the checkpoint was gone, and the
+    retry sent everything again uncounted. Airflow 3.3's task state store keeps a finished checkpoint."""
+    write_lines(tmp_path / "a.jsonl", points(0, 600))
+    first = run_local(context, tmp_path / "a.jsonl")
+    assert first["possible_duplicates"] == 0
+    assert context["task_state_store"].get(CHECKPOINT_STATE_KEY)["finished"] is True
+    again = run_local(context, tmp_path / "a.jsonl")  # the retry of that lost worker
+    assert again["points"] == 600
+    assert check_stored(pandora, {f"u{i}" for i in range(600)}, again) == 600 == again["possible_duplicates"]
