@@ -249,6 +249,10 @@ class InFlight:
             self.pools[source] = pool - min(pool, points)
         return counted
 
+    def posting(self, source: int) -> bool:
+        """Has this try a batch of ``source`` in flight?"""
+        return any(own == source for own, _key, _span in self._own)
+
     def forget_own(self) -> None:
         """This try stops with nothing in flight: what it posted is settled or counted in its totals."""
         self._own.clear()

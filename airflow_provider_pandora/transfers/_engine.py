@@ -227,6 +227,7 @@ class Transfer:
         self._starts: list[Start] = []
         # per source of this try: [name, identity digest, points acknowledged] (saved with each checkpoint)
         self._ledger: list[Entry] = []
+        self._read_whole: set[int] = set()  # sources this try read to their end
         self._current = 0
         self.decoded: Counter[str] = Counter()
         """``jsonl``: lines of this run each JSON decoder decoded, ``{"msgspec": n, "stdlib": m}``, counted by
@@ -274,6 +275,7 @@ class Transfer:
                     self._current = index
                     self._csv.header = start.header
                     self._read_source(index, source, start.offset, start.line)
+                    self._read_whole.add(index)  # done once its last batch settles
                 self.sources_done = index + 1
             self._drain()
         except BaseException:
@@ -407,10 +409,15 @@ class Transfer:
         pools = self._inflight_points.pools
         return [
             Entry(
-                entry.name, entry.key, entry.delivered, entry.done or i < index or finished, pools.get(i, 0)
+                entry.name, entry.key, entry.delivered, finished or self._done(i, entry, index), pools.get(i, 0)
             ).as_list()
             for i, entry in enumerate(self._ledger)
         ]
+
+    def _done(self, i: int, entry: Entry, index: int) -> bool:
+        """Every batch of source ``i`` acknowledged: done before (kept whatever the next position is), before the
+        position, or read to its end by this try with nothing of it in flight."""
+        return entry.done or i < index or (i in self._read_whole and not self._inflight_points.posting(i))
 
     def _state(self, index: int, offset: int, line: int, header: list[str] | None) -> dict[str, Any]:
         """The checkpoint: every source of this try (done before ``index``), the position in ``index``, totals."""

@@ -59,9 +59,10 @@ def test_four_transfers_under_every_fault_lose_nothing_and_account_for_every_dup
     # since an injected 503 or a dropped connection looks the same to a client whether or not it stored
     assert report.reported == report.ambiguous
     assert report.reported >= report.duplicates
-    # checkpoints were kept while the transfers ran and removed when they succeeded
+    # checkpoints were kept while the transfers ran, and marked finished when they succeeded (a task state store
+    # outlives the try: a retry after a worker lost then would count what was delivered)
     assert len(stores) == TRANSFERS
-    assert all(store.sets > 0 and not store.values for store in stores)
+    assert all(store.sets > 0 and store.values["pandora_transfer_checkpoint"]["finished"] for store in stores)
 
 
 def test_when_only_commits_are_ambiguous_the_reported_duplicates_are_exact(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_pandora.emulator.testing import PandoraEmulator
-from airflow_provider_pandora.exceptions import BadLineError, TransferError
+from airflow_provider_pandora.exceptions import BadLineError, PandoraServerError, TransferError
 from airflow_provider_pandora.hooks.kodo import KodoHook
 from airflow_provider_pandora.hooks.pandora import PandoraHook
 from airflow_provider_pandora.transfers._checkpoints import CHECKPOINT_STATE_KEY, MemoryCheckpoints, plan_resume
@@ -21,6 +21,7 @@ from airflow_provider_pandora.transfers.kodo_to_pandora import KodoToPandoraOper
 from airflow_provider_pandora.transfers.local_to_pandora import LocalFilesystemToPandoraOperator, local_sources
 from tests.moto_s3 import KodoBucket
 from tests.transfers.conftest import REPO, jsonl, users, write_lines
+from tests.transfers.test_resume import Dies
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -248,20 +249,32 @@ class DiesAfter:
 
 
 def test_a_try_killed_in_a_source_sorting_before_done_ones_leaves_them_done(
-    repo: str, pandora: PandoraEmulator, context: dict[str, Any], tmp_path: Path
+    repo: str, pandora: PandoraEmulator, tmp_path: Path
 ) -> None:
-    """A new file sorting first was being read when the try was killed: the done, unchanged m.jsonl after it was
-    read again by the next try (the position said "source 0"), 300 copies uncounted."""
+    """Try 0 delivered m.jsonl and failed sending n.jsonl; a new file sorting first was being read when try 1 was
+    killed: the done, unchanged m.jsonl was read again by try 2 (try 0's position was the end of m, and try 1's
+    the middle of 0.jsonl), 300 copies uncounted."""
     write_lines(tmp_path / "m.jsonl", points(0, 300))
-    n = write_lines(tmp_path / "n.jsonl", [BAD, *points(300, 400)])
-    with pytest.raises(BadLineError):
-        run_local(context, tmp_path / "*.jsonl", max_in_flight=1)
-    write_lines(n, points(300, 400))
+    write_lines(tmp_path / "n.jsonl", points(300, 400))
+    options = TransferOptions(repo=REPO, max_batch_bytes=4096, attempts=1, max_in_flight=1)
+    store = MemoryCheckpoints()
+
+    def refuse_after_m(result: dict[str, Any]) -> None:
+        if result["points"] == 300:  # the service stops taking pushes (429: nothing stored): try 0 fails in n
+            pandora.add_fault("error", method="POST", path=f"/v2/repos/{REPO}/data", status=429)
+
+    with pytest.raises(PandoraServerError):
+        Transfer(PandoraHook(), options, checkpoints=store, on_ack=refuse_after_m).run(
+            local_sources(str(tmp_path / "*"))
+        )
+    pandora.clear_faults()
     write_lines(tmp_path / "0.jsonl", points(1000, 4000))
-    dying = {**context, "task_state_store": DiesAfter(context["task_state_store"], keep=4)}
+    dying = Dies(store.state, keep=4)  # posts and settles a few batches of 0.jsonl, then SIGKILLed
     with pytest.raises(KeyboardInterrupt):
-        run_local(dying, tmp_path / "*.jsonl", max_in_flight=1)
-    result = run_local(context, tmp_path / "*.jsonl", max_in_flight=1)
+        Transfer(PandoraHook(), options, checkpoints=dying).run(local_sources(str(tmp_path / "*")))
+    last = MemoryCheckpoints()
+    last.state = dying.state
+    result = Transfer(PandoraHook(), options, checkpoints=last).run(local_sources(str(tmp_path / "*")))
     check_stored(pandora, {f"u{i}" for i in [*range(400), *range(1000, 4000)]}, result)
     assert max(Counter(u for u in users(pandora) if int(u[1:]) < 300).values()) == 1  # m was not sent again
 
