@@ -174,9 +174,6 @@ class Start:
     header: list[str] | None = None
     delivered: int = 0
     """Points acknowledged from this very source (unchanged) by earlier tries."""
-    reread: int = 0
-    """Points acknowledged from an earlier version of this (changed) source (they count in :class:`InFlight`'s
-    pool for it)."""
 
 
 @dataclass
@@ -384,7 +381,7 @@ def plan_resume(
         if pool:
             changed.append(source.name)
             plan.inflight.pools[new] = pool
-        plan.starts.append(Start(reread=pool))
+        plan.starts.append(Start())
         if not finished:
             plan.warnings.append(
                 f"source {source.name} changed since the checkpoint: it is read again from its start"
@@ -422,10 +419,8 @@ class Entry:
 
     @classmethod
     def of(cls, raw: Sequence[Any]) -> Entry:
-        name, key, delivered, *rest = raw
-        done = bool(rest[0]) if rest else False
-        pool = int(rest[1] or 0) if len(rest) > 1 else 0
-        return cls(str(name), None if key is None else str(key), int(delivered or 0), done, pool)
+        name, key, delivered, done, pool = raw
+        return cls(str(name), None if key is None else str(key), int(delivered or 0), bool(done), int(pool or 0))
 
     def as_list(self) -> list[Any]:
         return [self.name, self.key, self.delivered, self.done, self.pool]

@@ -225,7 +225,7 @@ class Transfer:
         """Running totals, carried over from a checkpoint."""
         self.sources_done = 0
         self._starts: list[Start] = []
-        # per source of this try: [name, identity digest, points acknowledged] (saved with each checkpoint)
+        # per source of this try: name, identity digest, points acknowledged, done (saved with each checkpoint)
         self._ledger: list[Entry] = []
         self._read_whole: set[int] = set()  # sources this try read to their end
         self._current = 0
@@ -397,11 +397,15 @@ class Transfer:
         in the checkpoint first, so a try killed before ``batch`` settles leaves this copy counted."""
         with self._lock:
             self._inflight_points.repost(id(batch), points)
-            if self.checkpoints is None or self._last_state is None:
-                return
-            current = int(self._last_state["current"])
-            self._last_state = {**self._last_state, "inflight": self._inflight_points.entries(current)}
-            self.checkpoints.save(self._last_state)
+            self._resave()
+
+    def _resave(self, **changed: Any) -> None:
+        """Save the last position again with what is in flight past it now (and ``changed``); under the lock."""
+        if self.checkpoints is None or self._last_state is None:
+            return
+        inflight = self._inflight_points.entries(int(self._last_state["current"]))
+        self._last_state = {**self._last_state, **changed, "inflight": inflight}
+        self.checkpoints.save(self._last_state)
 
     def _entries(self, index: int, *, finished: bool = False) -> list[list[Any]]:
         """The checkpoint's sources: those before the position ``index`` are done, and each keeps what its
@@ -593,11 +597,7 @@ class Transfer:
         sent = Sent(before_resend=partial(self._before_resend, batch))
         with self._lock:
             self._inflight_points.post(batch.source_index, id(batch), batch.points)
-            if self.checkpoints is not None and self._last_state is not None:
-                # saved before it is posted: a try killed from now on leaves this batch's copy counted
-                current = int(self._last_state["current"])
-                self._last_state = {**self._last_state, "inflight": self._inflight_points.entries(current)}
-                self.checkpoints.save(self._last_state)
+            self._resave()  # before it is posted: a try killed from now on leaves this batch's copy counted
         self._inflight.append((batch, sent, self._pool.submit(self._sender.send, batch, sent)))
 
     def _drain(self, quiet: bool = False) -> None:
@@ -621,13 +621,7 @@ class Transfer:
             # next try suspects only what a killed earlier try may have posted and this one has not re-sent
             with self._lock:
                 self._inflight_points.forget_own()
-                current = int(self._last_state["current"])
-                self._last_state = {
-                    **self._last_state,
-                    "totals": self.totals.as_dict(),
-                    "inflight": self._inflight_points.entries(current),
-                }
-                self.checkpoints.save(self._last_state)
+                self._resave(totals=self.totals.as_dict())
 
     def _settle(self, batch: Batch, sent: Sent, future: Future[None], *, write: bool = True) -> None:
         try:
